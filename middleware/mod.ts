@@ -1,0 +1,121 @@
+/**
+ * The tracegate Hono middleware: continues the caller's trace, opens the SERVER span, makes it
+ * the active context for the handler, hands the trace back in the response, and gives the
+ * handler a traced `fetch` that carries the context onward.
+ *
+ * @module
+ */
+import {
+  type Context as OtelContext,
+  context,
+  propagation,
+  type Span,
+  trace,
+} from "@opentelemetry/api";
+import type { Context, MiddlewareHandler } from "hono";
+import { env as runtimeEnv } from "hono/adapter";
+import { routePath } from "hono/route";
+import { createTracedFetch } from "../src/tracing/client.ts";
+import {
+  DEFAULT_REQUEST_ID_POLICY,
+  type RequestIdPolicy,
+  ServerSpan,
+} from "../src/tracing/server.ts";
+import type { Tracing } from "../src/tracing/setup.ts";
+import { ensureContextManager } from "./context_manager.ts";
+import { type TracegateOptions, tracingFromOptions } from "./options.ts";
+
+export type { TracegateOptions } from "./options.ts";
+export { tracedFetch } from "./fetch.ts";
+
+/** What the middleware puts on `c.var`. `requestId` matches `hono/request-id`. */
+export interface TracegateVariables {
+  /** The SERVER span of this request. */
+  span: Span;
+  /** The OpenTelemetry context of this request (span, baggage, request id). */
+  traceContext: OtelContext;
+  requestId: string;
+  /** `fetch` that opens a CLIENT span and injects the trace context, baggage and request id. */
+  tracedFetch: typeof fetch;
+}
+
+export interface TracegateEnv {
+  Variables: TracegateVariables;
+}
+
+export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<TracegateEnv> {
+  let tracing: Tracing | undefined = options.tracing;
+  const requestIds: RequestIdPolicy = {
+    validate: options.validateRequestId ?? DEFAULT_REQUEST_ID_POLICY.validate,
+    generate: options.generateRequestId ?? DEFAULT_REQUEST_ID_POLICY.generate,
+  };
+
+  // Built on the first request: on Workers the environment exists only then.
+  const setup = (c: Context): Tracing => {
+    const built = tracingFromOptions(options, options.env ?? runtimeEnv(c));
+    if (options.registerGlobals !== false) {
+      ensureContextManager();
+      trace.setGlobalTracerProvider(built.provider);
+      propagation.setGlobalPropagator(built.propagator);
+    }
+    return built;
+  };
+
+  return async function tracegateMiddleware(c, next) {
+    tracing ??= setup(c);
+    const active = tracing;
+    const server = new ServerSpan(active, {
+      request: c.req.raw,
+      active: context.active(),
+      clientAddress: clientAddressOf(c),
+      requestId: c.get("requestId"),
+      requestIds,
+    });
+    c.set("span", server.span);
+    c.set("traceContext", server.context);
+    c.set("requestId", server.requestId);
+    c.set("tracedFetch", createTracedFetch(active, () => server.context, fetch));
+
+    const ownIndex = c.req.routeIndex;
+    try {
+      await context.with(server.context, next);
+    } catch (error) {
+      server.recordError(error);
+      throw error;
+    }
+    if (c.error) server.recordError(c.error);
+    if (c.req.routeIndex !== ownIndex) server.setRoute(routePath(c));
+
+    const { response, done } = server.finish(c.res);
+    if (response !== c.res) {
+      // Assigning over an existing response makes Hono copy the old headers onto the new one,
+      // which would overwrite the Server-Timing entry just appended; clear it first.
+      c.res = undefined;
+      c.res = response;
+    }
+    keepAlive(c, done);
+  };
+}
+
+/** On Workers the export runs after the response, inside `waitUntil`. */
+function keepAlive(c: Context, work: Promise<void>): void {
+  let executionCtx;
+  try {
+    executionCtx = c.executionCtx;
+  } catch {
+    return; // not on Workers: the export runs in the background by itself
+  }
+  executionCtx.waitUntil(work);
+}
+
+/**
+ * The socket peer: `Deno.serve` passes it as the handler's second argument (Hono's `c.env`);
+ * on Workers, Cloudflare sets `CF-Connecting-IP` on requests that carry `cf` properties.
+ */
+function clientAddressOf(c: Context): string | undefined {
+  const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
+  const hostname = info?.remoteAddr?.hostname;
+  if (typeof hostname === "string") return hostname;
+  const raw = c.req.raw as Request & { cf?: unknown };
+  return raw.cf ? c.req.header("cf-connecting-ip") : undefined;
+}

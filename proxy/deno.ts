@@ -1,0 +1,37 @@
+/**
+ * The Deno entry: `deno task proxy:deno`. Configuration comes from the environment; it listens
+ * on `TRACEGATE_HOSTNAME` (default 127.0.0.1) and `TRACEGATE_PORT` (default 8787), and exports
+ * the spans still queued on SIGINT/SIGTERM before it exits.
+ */
+import { EnvReader } from "../src/config/env.ts";
+import { logConfigErrors } from "../src/config/log.ts";
+import { createProxy, createProxyApp } from "./app.ts";
+
+const env = Deno.env.toObject();
+const listen = new EnvReader(env);
+const hostname = listen.string("TRACEGATE_HOSTNAME") ?? "127.0.0.1";
+const port = listen.integer("TRACEGATE_PORT", 8787, { min: 0, max: 65535 });
+logConfigErrors(listen.errors, console.error);
+
+const proxy = createProxy(env);
+const app = createProxyApp<{ Bindings: Deno.ServeHandlerInfo<Deno.NetAddr> }>(
+  () => proxy,
+  (c) => ({ clientAddress: c.env.remoteAddr.hostname }),
+);
+
+const server = Deno.serve({
+  hostname,
+  port,
+  onListen: ({ hostname, port }) =>
+    console.error(`tracegate proxy listening on http://${hostname}:${port}`),
+}, (request, info) => app.fetch(request, info));
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await server.shutdown();
+  await proxy.shutdown();
+  Deno.exit(0);
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);

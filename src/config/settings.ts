@@ -1,0 +1,184 @@
+/**
+ * Every setting tracegate reads, with its environment variable. The OpenTelemetry SDK variables
+ * keep their standard meaning; tracegate's own carry a `TRACEGATE_` prefix.
+ */
+import type { Attributes } from "@opentelemetry/api";
+import { PROPAGATOR_NAMES, type PropagatorName } from "../propagation/mod.ts";
+import { type ConfigError, type EnvReader, EnvReader as Reader, type EnvSource } from "./env.ts";
+
+export const SAMPLER_NAMES = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+export type SamplerName = typeof SAMPLER_NAMES[number];
+
+export interface SamplerSettings {
+  readonly name: SamplerName;
+  /** For the `traceidratio` samplers: the share of root traces sampled, 0 to 1. */
+  readonly ratio: number;
+}
+
+export type ExportSettings =
+  | {
+    readonly kind: "otlp";
+    readonly tracesUrl: string;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly timeoutMs: number;
+  }
+  | { readonly kind: "none" };
+
+export interface QueueSettings {
+  /** Spans held in memory at most; beyond it spans are dropped and counted. */
+  readonly maxQueueSize: number;
+  readonly maxExportBatchSize: number;
+  /** How long a flush waits for more spans to share one export. */
+  readonly scheduleDelayMs: number;
+}
+
+/** What shapes each traced request, in the middleware and the proxy alike. */
+export interface HttpSettings {
+  readonly requestIdHeader: string;
+  readonly baggageAttributes: readonly string[];
+  readonly captureRequestHeaders: readonly string[];
+  readonly captureResponseHeaders: readonly string[];
+  readonly sensitiveQueryParams: readonly string[];
+  readonly trustForwardedHeaders: boolean;
+  readonly serverTiming: boolean;
+  readonly traceResponse: boolean;
+}
+
+export interface TracingSettings {
+  readonly serviceName: string;
+  readonly resourceAttributes: Attributes;
+  readonly export: ExportSettings;
+  readonly queue: QueueSettings;
+  readonly sampler: SamplerSettings;
+  readonly propagators: readonly PropagatorName[];
+  readonly http: HttpSettings;
+}
+
+export interface SettingsDefaults {
+  readonly serviceName: string;
+  readonly sampler: SamplerName;
+}
+
+/** The settings and the configuration errors met on the way (each already given a default). */
+export interface SettingsResult<T> {
+  readonly settings: T;
+  readonly errors: readonly ConfigError[];
+}
+
+const DEFAULT_OTLP_BASE = "http://localhost:4318";
+
+export function readTracingSettings(
+  env: EnvSource,
+  defaults: SettingsDefaults,
+): SettingsResult<TracingSettings> {
+  const reader = new Reader(env);
+  const settings = readTracingSettingsWith(reader, defaults);
+  return { settings, errors: reader.errors };
+}
+
+export function readTracingSettingsWith(
+  reader: EnvReader,
+  defaults: SettingsDefaults,
+): TracingSettings {
+  const resourceAttributes = readResourceAttributes(reader);
+  const serviceName = reader.string("OTEL_SERVICE_NAME") ??
+    stringAttribute(resourceAttributes["service.name"]) ?? defaults.serviceName;
+  return {
+    serviceName,
+    resourceAttributes,
+    export: readExport(reader),
+    queue: {
+      maxQueueSize: reader.integer("OTEL_BSP_MAX_QUEUE_SIZE", 2048, { min: 1, max: 1_000_000 }),
+      maxExportBatchSize: reader.integer("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512, {
+        min: 1,
+        max: 1_000_000,
+      }),
+      // The SDK's 5 s default suits long-lived servers; at the edge the isolate may go idle soon
+      // after the response, so spans leave after a short gathering window instead.
+      scheduleDelayMs: reader.integer("OTEL_BSP_SCHEDULE_DELAY", 100, { min: 0, max: 60_000 }),
+    },
+    sampler: readSampler(reader, defaults.sampler),
+    propagators: readPropagators(reader),
+    http: {
+      requestIdHeader: reader.string("TRACEGATE_REQUEST_ID_HEADER")?.toLowerCase() ??
+        "x-request-id",
+      baggageAttributes: reader.list("TRACEGATE_BAGGAGE_ATTRIBUTES"),
+      captureRequestHeaders: lower(reader.list("TRACEGATE_CAPTURE_REQUEST_HEADERS")),
+      captureResponseHeaders: lower(reader.list("TRACEGATE_CAPTURE_RESPONSE_HEADERS")),
+      sensitiveQueryParams: reader.list("TRACEGATE_SENSITIVE_QUERY_PARAMS"),
+      trustForwardedHeaders: reader.boolean("TRACEGATE_TRUST_FORWARDED", false),
+      serverTiming: reader.boolean("TRACEGATE_SERVER_TIMING", true),
+      traceResponse: reader.boolean("TRACEGATE_TRACERESPONSE", false),
+    },
+  };
+}
+
+function lower(names: string[]): string[] {
+  return names.map((name) => name.toLowerCase());
+}
+
+function stringAttribute(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+/** `OTEL_RESOURCE_ATTRIBUTES`: `key=value` pairs, values percent-encoded (W3C Baggage octets). */
+function readResourceAttributes(reader: EnvReader): Attributes {
+  return reader.keyValues("OTEL_RESOURCE_ATTRIBUTES");
+}
+
+function readExport(reader: EnvReader): ExportSettings {
+  const exporter = reader.oneOf("OTEL_TRACES_EXPORTER", ["otlp", "none"] as const, "otlp");
+  if (exporter === "none") return { kind: "none" };
+  const tracesUrl = reader.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.href ??
+    signalUrl(reader.url("OTEL_EXPORTER_OTLP_ENDPOINT")?.href ?? DEFAULT_OTLP_BASE);
+  return {
+    kind: "otlp",
+    tracesUrl,
+    headers: {
+      ...reader.keyValues("OTEL_EXPORTER_OTLP_HEADERS"),
+      ...reader.keyValues("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+    },
+    timeoutMs: reader.integer(
+      "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+      reader.integer("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000, { min: 1 }),
+      { min: 1 },
+    ),
+  };
+}
+
+/** The base endpoint gets `v1/traces` appended, per the OTLP exporter specification. */
+function signalUrl(base: string): string {
+  return `${base.endsWith("/") ? base : `${base}/`}v1/traces`;
+}
+
+function readSampler(reader: EnvReader, fallback: SamplerName): SamplerSettings {
+  const name = reader.oneOf("OTEL_TRACES_SAMPLER", SAMPLER_NAMES, fallback);
+  const ratio = name.endsWith("traceidratio")
+    ? reader.number("OTEL_TRACES_SAMPLER_ARG", 1, { min: 0, max: 1 })
+    : 1;
+  return { name, ratio };
+}
+
+function readPropagators(reader: EnvReader): PropagatorName[] {
+  const names = reader.list("OTEL_PROPAGATORS").map((name) => name.toLowerCase());
+  if (names.length === 0) return ["tracecontext", "baggage"];
+  const known = names.filter((name): name is PropagatorName =>
+    (PROPAGATOR_NAMES as readonly string[]).includes(name)
+  );
+  if (known.length !== names.length) {
+    reader.fail(
+      "OTEL_PROPAGATORS",
+      `a comma-separated list of ${PROPAGATOR_NAMES.join(", ")}`,
+      names.join(","),
+    );
+    return known.length > 0 ? known : ["tracecontext", "baggage"];
+  }
+  return names as PropagatorName[];
+}

@@ -1,0 +1,376 @@
+/**
+ * HTTP span names, attributes and statuses per the stable OpenTelemetry HTTP semantic conventions.
+ * These run on every request: one `URL` parse per call, and headers are read with targeted `get`
+ * calls (iterating a `Headers` sorts and combines the whole list: ~40x slower in Deno).
+ */
+
+import { type Attributes, SpanStatusCode } from "@opentelemetry/api";
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_HTTP_REQUEST_HEADER,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_REQUEST_METHOD_ORIGINAL,
+  ATTR_HTTP_RESPONSE_HEADER,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+  HTTP_REQUEST_METHOD_VALUE_CONNECT,
+  HTTP_REQUEST_METHOD_VALUE_DELETE,
+  HTTP_REQUEST_METHOD_VALUE_GET,
+  HTTP_REQUEST_METHOD_VALUE_HEAD,
+  HTTP_REQUEST_METHOD_VALUE_OPTIONS,
+  HTTP_REQUEST_METHOD_VALUE_OTHER,
+  HTTP_REQUEST_METHOD_VALUE_PATCH,
+  HTTP_REQUEST_METHOD_VALUE_POST,
+  HTTP_REQUEST_METHOD_VALUE_PUT,
+  HTTP_REQUEST_METHOD_VALUE_TRACE,
+} from "@opentelemetry/semantic-conventions";
+import { redactQuery, redactUrl } from "./redact.ts";
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  HTTP_REQUEST_METHOD_VALUE_GET,
+  HTTP_REQUEST_METHOD_VALUE_HEAD,
+  HTTP_REQUEST_METHOD_VALUE_POST,
+  HTTP_REQUEST_METHOD_VALUE_PUT,
+  HTTP_REQUEST_METHOD_VALUE_DELETE,
+  HTTP_REQUEST_METHOD_VALUE_CONNECT,
+  HTTP_REQUEST_METHOD_VALUE_OPTIONS,
+  HTTP_REQUEST_METHOD_VALUE_TRACE,
+  HTTP_REQUEST_METHOD_VALUE_PATCH,
+  // Semconv 1.45 counts QUERY (draft-ietf-httpbis-safe-method-w-body) as known; its value
+  // constant is exported only from the /incubating entry point.
+  "QUERY",
+]);
+
+/** Span-name method part for methods that are not known (semconv: "`{method}` MUST be `HTTP`"). */
+const UNKNOWN_METHOD_SPAN_NAME = "HTTP";
+
+/** Headers never recorded as attributes, whatever the configuration lists. */
+const NEVER_CAPTURED_HEADERS: ReadonlySet<string> = new Set([
+  "authorization",
+  "cookie",
+  "set-cookie",
+  "proxy-authorization",
+]);
+
+export interface NormalizedMethod {
+  /** The `http.request.method` value: a known method as sent, else `_OTHER`. */
+  readonly method: string;
+  /** The `http.request.method_original` value, present only when `method` is `_OTHER`. */
+  readonly original?: string;
+}
+
+/** Methods are matched case-sensitively, as the conventions require: `get` is not known. */
+export function normalizeMethod(method: string): NormalizedMethod {
+  return KNOWN_METHODS.has(method)
+    ? { method }
+    : { method: HTTP_REQUEST_METHOD_VALUE_OTHER, original: method };
+}
+
+/**
+ * `{method} {route}`, or `{method}` without a route; `method` may be raw or normalized: any method
+ * that is not known (including `_OTHER`) is named `HTTP`.
+ */
+export function spanNameFor(method: string, route?: string): string {
+  const methodPart = KNOWN_METHODS.has(method) ? method : UNKNOWN_METHOD_SPAN_NAME;
+  return route ? `${methodPart} ${route}` : methodPart;
+}
+
+export interface ServerRequestAttributeOptions {
+  /**
+   * Trust `Forwarded` (for, host, proto) and `X-Forwarded-For`/`-Host`/`-Proto` for
+   * `client.address`, `server.address`/`server.port` and `url.scheme`. Only safe behind a proxy
+   * that overwrites these headers: clients can send anything.
+   */
+  readonly trustForwardedFor: boolean;
+  /** Query parameters redacted in addition to the semconv defaults. */
+  readonly sensitiveQueryParams: readonly string[];
+  /** Header names recorded as `http.request.header.<name>` (case-insensitive). */
+  readonly capturedRequestHeaders: readonly string[];
+  /** The socket peer address as the runtime reports it. */
+  readonly clientAddress?: string;
+}
+
+/** The attributes of an HTTP server span known when the request arrives. */
+export function serverRequestAttributes(
+  request: Request,
+  options: ServerRequestAttributeOptions,
+): Attributes {
+  const url = new URL(request.url);
+  const headers = request.headers;
+  const attributes = methodAttributes(request.method);
+  attributes[ATTR_URL_PATH] = url.pathname;
+  if (url.search !== "") {
+    attributes[ATTR_URL_QUERY] = redactQuery(url.search, options.sensitiveQueryParams);
+  }
+
+  let scheme = url.protocol.slice(0, -1);
+  let server: HostAndPort = { address: unbracket(url.hostname), port: portNumber(url.port) };
+  let clientAddress = options.clientAddress;
+  if (options.trustForwardedFor) {
+    const origin = forwardedOrigin(headers);
+    scheme = origin.scheme ?? scheme;
+    server = origin.server ?? server;
+    clientAddress = origin.clientAddress ?? clientAddress;
+  }
+  attributes[ATTR_URL_SCHEME] = scheme;
+  if (server.address !== "") {
+    attributes[ATTR_SERVER_ADDRESS] = server.address;
+    const port = server.port ?? defaultPortFor(scheme);
+    if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
+  }
+  if (clientAddress) attributes[ATTR_CLIENT_ADDRESS] = clientAddress;
+
+  const userAgent = headers.get("user-agent");
+  if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
+  captureHeaders(attributes, headers, requestCapturesFor(options.capturedRequestHeaders));
+  return attributes;
+}
+
+/** The attributes of an HTTP client span known before the request is sent. */
+export function clientRequestAttributes(
+  request: Request,
+  sensitiveQueryParams: readonly string[],
+): Attributes {
+  const url = new URL(request.url);
+  const attributes = methodAttributes(request.method);
+  attributes[ATTR_URL_FULL] = redactUrl(url, sensitiveQueryParams);
+  attributes[ATTR_SERVER_ADDRESS] = unbracket(url.hostname);
+  const port = portNumber(url.port) ?? defaultPortFor(url.protocol.slice(0, -1));
+  if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
+  return attributes;
+}
+
+/** `http.response.status_code` and the captured `http.response.header.<name>` attributes. */
+export function responseAttributes(
+  response: Response,
+  capturedResponseHeaders: readonly string[],
+): Attributes {
+  const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.status };
+  captureHeaders(attributes, response.headers, responseCapturesFor(capturedResponseHeaders));
+  return attributes;
+}
+
+export interface HttpSpanStatus {
+  readonly code: SpanStatusCode;
+  /** The `error.type` value (the status code as a string), present only on errors. */
+  readonly errorType?: string;
+}
+
+const UNSET_STATUS: HttpSpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+
+/** Server spans: ERROR on 5xx (and codes outside 100–599); 4xx is left unset. */
+export function serverStatusFor(statusCode: number): HttpSpanStatus {
+  return statusCode >= 500 || !isValidStatusCode(statusCode)
+    ? errorStatus(statusCode)
+    : UNSET_STATUS;
+}
+
+/** Client spans: ERROR on 4xx and 5xx (and codes outside 100–599). */
+export function clientStatusFor(statusCode: number): HttpSpanStatus {
+  return statusCode >= 400 || !isValidStatusCode(statusCode)
+    ? errorStatus(statusCode)
+    : UNSET_STATUS;
+}
+
+function isValidStatusCode(statusCode: number): boolean {
+  return Number.isInteger(statusCode) && statusCode >= 100 && statusCode <= 599;
+}
+
+function errorStatus(statusCode: number): HttpSpanStatus {
+  return { code: SpanStatusCode.ERROR, errorType: String(statusCode) };
+}
+
+function methodAttributes(rawMethod: string): Attributes {
+  const { method, original } = normalizeMethod(rawMethod);
+  const attributes: Attributes = { [ATTR_HTTP_REQUEST_METHOD]: method };
+  if (original !== undefined) attributes[ATTR_HTTP_REQUEST_METHOD_ORIGINAL] = original;
+  return attributes;
+}
+
+interface HostAndPort {
+  readonly address: string;
+  readonly port?: number;
+}
+
+function defaultPortFor(scheme: string): number | undefined {
+  if (scheme === "https") return 443;
+  if (scheme === "http") return 80;
+  return undefined;
+}
+
+function portNumber(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65535 ? port : undefined;
+}
+
+/** IP addresses are recorded without the URI brackets of IPv6 literals. */
+function unbracket(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+/** `host`, `host:port`, `[v6]` or `[v6]:port`, as in Host, Forwarded `host=` and X-Forwarded-Host. */
+function parseHost(value: string): HostAndPort | undefined {
+  const host = value.trim();
+  if (host.startsWith("[")) {
+    const close = host.indexOf("]");
+    if (close < 2) return undefined;
+    const rest = host.slice(close + 1);
+    return {
+      address: host.slice(1, close),
+      port: rest.startsWith(":") ? portNumber(rest.slice(1)) : undefined,
+    };
+  }
+  const colon = host.indexOf(":");
+  const address = colon === -1 ? host : host.slice(0, colon);
+  if (address === "") return undefined;
+  return { address, port: colon === -1 ? undefined : portNumber(host.slice(colon + 1)) };
+}
+
+/**
+ * The address in a Forwarded `for=` node or an X-Forwarded-For entry, without brackets or port;
+ * undefined for `unknown` and obfuscated (`_name`) nodes, which name no address.
+ */
+function nodeAddress(value: string): string | undefined {
+  const node = value.trim();
+  if (node === "" || node.startsWith("_") || node.toLowerCase() === "unknown") return undefined;
+  if (node.startsWith("[")) {
+    const close = node.indexOf("]");
+    return close > 1 ? node.slice(1, close) : undefined;
+  }
+  const colon = node.indexOf(":");
+  // One colon: IPv4 address or name with a port. More than one: a bare IPv6 address.
+  if (colon === -1 || colon !== node.lastIndexOf(":")) return node;
+  return colon > 0 ? node.slice(0, colon) : undefined;
+}
+
+function firstListEntry(value: string | null): string | undefined {
+  if (value === null) return undefined;
+  const comma = value.indexOf(",");
+  return (comma === -1 ? value : value.slice(0, comma)).trim();
+}
+
+interface ForwardedPairs {
+  for?: string;
+  host?: string;
+  proto?: string;
+}
+
+/**
+ * The `for`, `host` and `proto` values of the first (client-most) element of a `Forwarded`
+ * header (RFC 7239), unquoted. Hand-written: no parser for it ships with the Fetch API.
+ */
+function firstForwardedElement(header: string): ForwardedPairs {
+  const pairs: ForwardedPairs = {};
+  const length = header.length;
+  let i = 0;
+  while (i < length) {
+    const char = header[i];
+    if (char === ",") break;
+    if (char === ";" || char === " " || char === "\t") {
+      i++;
+      continue;
+    }
+    let nameEnd = i;
+    while (nameEnd < length && !"=;,".includes(header[nameEnd])) nameEnd++;
+    const name = header.slice(i, nameEnd).trim().toLowerCase();
+    i = nameEnd;
+    if (header[i] !== "=") continue;
+    i++;
+    let value = "";
+    if (header[i] === '"') {
+      i++;
+      while (i < length && header[i] !== '"') {
+        if (header[i] === "\\" && i + 1 < length) i++;
+        value += header[i];
+        i++;
+      }
+      i++;
+    } else {
+      const start = i;
+      while (i < length && !";, \t".includes(header[i])) i++;
+      value = header.slice(start, i);
+    }
+    if (name === "for" || name === "host" || name === "proto") pairs[name] ??= value;
+  }
+  return pairs;
+}
+
+interface ForwardedOrigin {
+  readonly clientAddress?: string;
+  readonly server?: HostAndPort;
+  readonly scheme?: string;
+}
+
+/** What the proxies say about the original request: `Forwarded` first, then `X-Forwarded-*`. */
+function forwardedOrigin(headers: Headers): ForwardedOrigin {
+  const forwarded = headers.get("forwarded");
+  const pairs = forwarded === null ? {} : firstForwardedElement(forwarded);
+
+  const forNode = pairs.for ?? firstListEntry(headers.get("x-forwarded-for"));
+  const hostValue = pairs.host ?? firstListEntry(headers.get("x-forwarded-host"));
+  const protoValue = pairs.proto ?? firstListEntry(headers.get("x-forwarded-proto"));
+  return {
+    clientAddress: forNode === undefined ? undefined : nodeAddress(forNode),
+    server: hostValue === undefined ? undefined : parseHost(hostValue),
+    scheme: protoValue ? protoValue.toLowerCase() : undefined,
+  };
+}
+
+interface HeaderCapture {
+  /** Lower-case header name. */
+  readonly header: string;
+  readonly attribute: string;
+}
+
+// Configured lists are the same array object on every request: normalize each one once.
+const requestCaptureCache = new WeakMap<readonly string[], readonly HeaderCapture[]>();
+const responseCaptureCache = new WeakMap<readonly string[], readonly HeaderCapture[]>();
+
+function requestCapturesFor(names: readonly string[]): readonly HeaderCapture[] {
+  return capturesFor(names, requestCaptureCache, ATTR_HTTP_REQUEST_HEADER);
+}
+
+function responseCapturesFor(names: readonly string[]): readonly HeaderCapture[] {
+  return capturesFor(names, responseCaptureCache, ATTR_HTTP_RESPONSE_HEADER);
+}
+
+function capturesFor(
+  names: readonly string[],
+  cache: WeakMap<readonly string[], readonly HeaderCapture[]>,
+  attributeFor: (header: string) => string,
+): readonly HeaderCapture[] {
+  if (names.length === 0) return [];
+  let captures = cache.get(names);
+  if (captures === undefined) {
+    const headers = new Set(
+      names.map((name) => name.trim().toLowerCase()).filter((name) =>
+        name !== "" && !NEVER_CAPTURED_HEADERS.has(name)
+      ),
+    );
+    captures = [...headers].map((header) => ({ header, attribute: attributeFor(header) }));
+    cache.set(names, captures);
+  }
+  return captures;
+}
+
+/**
+ * Fetch `Headers` joins repeated fields with ", ", so each value is a one-item array: one of the
+ * two forms the conventions allow.
+ */
+function captureHeaders(
+  attributes: Attributes,
+  headers: Headers,
+  captures: readonly HeaderCapture[],
+): void {
+  for (const { header, attribute } of captures) {
+    const value = headers.get(header);
+    if (value !== null) attributes[attribute] = [value];
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * tracegate's runtime-neutral core: W3C propagation, sampling, configuration from the
+ * environment, tracer provider and OTLP export, and the server and client sides of a traced
+ * HTTP request. The Hono middleware (`tracegate/middleware`) and the proxy (`tracegate/proxy`)
+ * are built on it.
+ *
+ * @module
+ */
+export { ConfigError, type EnvSource } from "./config/env.ts";
+export {
+  type HttpSettings,
+  readTracingSettings,
+  SAMPLER_NAMES,
+  type SamplerName,
+  type TracingSettings,
+} from "./config/settings.ts";
+export * from "./propagation/mod.ts";
+export { samplerFromSettings } from "./sampling.ts";
+export { BaggageAttributesProcessor } from "./baggage_attributes.ts";
+export { ATTR_TAIL_KEPT_BY, ExportQueue, type QueueStats } from "./export/queue.ts";
+export { createTracing, type Tracing, type TracingOptions } from "./tracing/setup.ts";
+export { type InboundContextMode, ServerSpan, type ServerSpanStart } from "./tracing/server.ts";
+export { ClientSpan, createTracedFetch } from "./tracing/client.ts";
+export { ATTR_REQUEST_ID } from "./tracing/span_errors.ts";
+export { requestIdFrom, withRequestId } from "./tracing/request_id_context.ts";

@@ -1,0 +1,153 @@
+import {
+  type Baggage,
+  type BaggageEntry,
+  baggageEntryMetadataFromString,
+  propagation,
+} from "@opentelemetry/api";
+import { trimOws } from "./headers.ts";
+
+/** The W3C Baggage minimum every platform must carry; more is trimmed, whole members at a time. */
+export const BAGGAGE_MAX_BYTES = 8192;
+/** OpenTelemetry's member limit (the W3C grammar allows 180 members). */
+export const BAGGAGE_MAX_MEMBERS = 180;
+
+/** RFC 7230 `token`. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** W3C `*baggage-octet`: printable ASCII except space, `"`, `,`, `;` and `\`. */
+const BAGGAGE_OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
+
+/** One baggage list member: its entry, and its text as written on the wire. */
+interface Member {
+  readonly key: string;
+  readonly entry: BaggageEntry;
+  readonly text: string;
+}
+
+/**
+ * Parses baggage header lines (several lines are one list, joined with ","). Values are
+ * percent-decoded; properties are kept, normalized, as the entry's metadata. An invalid member is
+ * dropped alone; past 180 members or 8192 bytes the remaining members are dropped. Returns
+ * undefined when no member is left. Of duplicate keys the last value wins.
+ */
+export function parseBaggage(header: string | string[] | undefined): Baggage | undefined {
+  if (header === undefined) return undefined;
+  const list = typeof header === "string" ? header : header.join(",");
+  const entries = new Map<string, BaggageEntry>();
+  for (const member of withinLimits(parsedMembers(list.split(",")))) {
+    entries.set(member.key, member.entry);
+  }
+  // fromEntries defines own properties, so a key such as "__proto__" stays an ordinary entry.
+  return entries.size === 0 ? undefined : propagation.createBaggage(Object.fromEntries(entries));
+}
+
+/**
+ * Writes a baggage header value: values percent-encoded, metadata written as properties. A member
+ * whose key is not a token or whose metadata is not a property list is left out, and so are the
+ * members past 180 or 8192 bytes. Returns undefined when nothing is left to write.
+ */
+export function serializeBaggage(baggage: Baggage): string | undefined {
+  const texts = Array.from(
+    withinLimits(serializedMembers(baggage.getAllEntries())),
+    (member) => member.text,
+  );
+  return texts.length === 0 ? undefined : texts.join(",");
+}
+
+function* parsedMembers(rawMembers: Iterable<string>): Iterable<Member> {
+  for (const rawMember of rawMembers) {
+    const member = parseMember(rawMember);
+    if (member !== undefined) yield member;
+  }
+}
+
+function* serializedMembers(entries: Iterable<[string, BaggageEntry]>): Iterable<Member> {
+  for (const [key, entry] of entries) {
+    const member = serializeMember(key, entry);
+    if (member !== undefined) yield member;
+  }
+}
+
+/** Keeps members in order until one would pass a limit; that one and all after it are dropped. */
+function* withinLimits(members: Iterable<Member>): Iterable<Member> {
+  let count = 0;
+  let bytes = 0;
+  for (const member of members) {
+    // Member texts are ASCII, so their length is their byte count; commas separate members.
+    const cost = (count === 0 ? 0 : 1) + member.text.length;
+    if (count === BAGGAGE_MAX_MEMBERS || bytes + cost > BAGGAGE_MAX_BYTES) return;
+    count++;
+    bytes += cost;
+    yield member;
+  }
+}
+
+function parseMember(rawMember: string): Member | undefined {
+  const [pair, ...rawProperties] = rawMember.split(";");
+  const equals = pair.indexOf("=");
+  if (equals < 0) return undefined;
+  const key = trimOws(pair.slice(0, equals));
+  const encodedValue = trimOws(pair.slice(equals + 1));
+  if (!TOKEN.test(key) || !BAGGAGE_OCTETS.test(encodedValue)) return undefined;
+  const value = percentDecode(encodedValue);
+  const properties = normalizeProperties(rawProperties);
+  if (value === undefined || properties === undefined) return undefined;
+  return member(key, value, encodedValue, properties);
+}
+
+function serializeMember(key: string, entry: BaggageEntry): Member | undefined {
+  if (!TOKEN.test(key)) return undefined;
+  const encodedValue = percentEncode(entry.value);
+  const metadata = entry.metadata?.toString() ?? "";
+  const properties = metadata === "" ? [] : normalizeProperties(metadata.split(";"));
+  if (encodedValue === undefined || properties === undefined) return undefined;
+  return member(key, entry.value, encodedValue, properties);
+}
+
+function member(key: string, value: string, encodedValue: string, properties: string[]): Member {
+  const metadata = properties.join(";");
+  const text = `${key}=${encodedValue}`;
+  return metadata === "" ? { key, entry: { value }, text } : {
+    key,
+    entry: { value, metadata: baggageEntryMetadataFromString(metadata) },
+    text: `${text};${metadata}`,
+  };
+}
+
+/** Validates `key` / `key=value` properties and drops their optional whitespace. */
+function normalizeProperties(rawProperties: string[]): string[] | undefined {
+  const properties: string[] = [];
+  for (const rawProperty of rawProperties) {
+    const equals = rawProperty.indexOf("=");
+    const key = trimOws(equals < 0 ? rawProperty : rawProperty.slice(0, equals));
+    if (!TOKEN.test(key)) return undefined;
+    if (equals < 0) {
+      properties.push(key);
+      continue;
+    }
+    const value = trimOws(rawProperty.slice(equals + 1));
+    if (!BAGGAGE_OCTETS.test(value)) return undefined;
+    properties.push(`${key}=${value}`);
+  }
+  return properties;
+}
+
+/** Decodes UTF-8 percent-encoding; undefined for a malformed escape or invalid UTF-8. */
+function percentDecode(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Percent-encodes as UTF-8; what encodeURIComponent leaves as is are all baggage octets.
+ * Undefined for a string holding a lone surrogate, which has no UTF-8 form.
+ */
+function percentEncode(value: string): string | undefined {
+  try {
+    return encodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}

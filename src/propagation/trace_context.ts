@@ -1,0 +1,66 @@
+import {
+  type Context,
+  isSpanContextValid,
+  type TextMapGetter,
+  type TextMapPropagator,
+  type TextMapSetter,
+  trace,
+} from "@opentelemetry/api";
+import { isTracingSuppressed } from "@opentelemetry/core";
+import { isTraceRandom, withTraceRandomness } from "./randomness.ts";
+import { formatTraceparent, parseTraceparent, TraceFlagBits } from "./traceparent.ts";
+import { W3CTraceState } from "./tracestate.ts";
+
+export const TRACEPARENT_HEADER = "traceparent";
+export const TRACESTATE_HEADER = "tracestate";
+
+/**
+ * W3C Trace Context propagator. Written instead of the stock one because that one trims an
+ * invalid tracestate rather than discarding it, and drops the level 2 random flag.
+ */
+export class TraceContextPropagator implements TextMapPropagator {
+  inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
+    const traceparent = traceparentOf(context);
+    if (traceparent === undefined) return;
+    setter.set(carrier, TRACEPARENT_HEADER, traceparent);
+    // Re-parsed so that a foreign TraceState implementation cannot put an invalid list on the wire.
+    const foreignState = trace.getSpanContext(context)?.traceState?.serialize();
+    const tracestate = W3CTraceState.parse(foreignState)?.serialize();
+    if (tracestate !== undefined) setter.set(carrier, TRACESTATE_HEADER, tracestate);
+  }
+
+  extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
+    const parent = parseTraceparent(getter.get(carrier, TRACEPARENT_HEADER));
+    if (parent === undefined) return context;
+    const withParent = trace.setSpanContext(context, {
+      traceId: parent.traceId,
+      spanId: parent.parentId,
+      traceFlags: parent.flags & TraceFlagBits.SAMPLED,
+      isRemote: true,
+      traceState: W3CTraceState.parse(getter.get(carrier, TRACESTATE_HEADER)),
+    });
+    const random = (parent.flags & TraceFlagBits.RANDOM) !== 0;
+    return withTraceRandomness(withParent, parent.traceId, random);
+  }
+
+  fields(): string[] {
+    return [TRACEPARENT_HEADER, TRACESTATE_HEADER];
+  }
+}
+
+/**
+ * The traceparent `TraceContextPropagator.inject` writes for `context`, or undefined when it writes
+ * none (no valid span context, or tracing suppressed).
+ */
+export function traceparentOf(context: Context): string | undefined {
+  const spanContext = trace.getSpanContext(context);
+  if (spanContext === undefined || !isSpanContextValid(spanContext)) return undefined;
+  if (isTracingSuppressed(context)) return undefined;
+  const random = isTraceRandom(context, spanContext.traceId) ? TraceFlagBits.RANDOM : 0;
+  return formatTraceparent({
+    // The API accepts upper-case hex ids; the header allows only lower case.
+    traceId: spanContext.traceId.toLowerCase(),
+    parentId: spanContext.spanId.toLowerCase(),
+    flags: (spanContext.traceFlags & TraceFlagBits.SAMPLED) | random,
+  });
+}

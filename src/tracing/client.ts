@@ -1,0 +1,94 @@
+/**
+ * The client side: a CLIENT span per outgoing call, the trace context, baggage and request id
+ * injected into the request, the span ended when the response body has been consumed or
+ * cancelled. Used by the traced `fetch` and by the proxy's upstream call.
+ */
+import { type Context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  clientRequestAttributes,
+  clientStatusFor,
+  responseAttributes,
+  spanNameFor,
+} from "../http/attributes.ts";
+import { type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
+import { headersSetter } from "../propagation/mod.ts";
+import { requestIdFrom } from "./request_id_context.ts";
+import { ATTR_REQUEST_ID, errorTypeOf, markError, recordFailure } from "./span_errors.ts";
+import type { Tracing } from "./setup.ts";
+
+export class ClientSpan {
+  readonly span: Span;
+  /** The outgoing request with the context injected. */
+  readonly request: Request;
+  readonly #tracing: Tracing;
+
+  constructor(tracing: Tracing, parent: Context, request: Request) {
+    this.#tracing = tracing;
+    const span = tracing.tracer.startSpan(
+      spanNameFor(request.method),
+      { kind: SpanKind.CLIENT },
+      parent,
+    );
+    this.span = span;
+    const requestId = requestIdFrom(parent);
+    if (span.isRecording()) {
+      span.setAttributes(clientRequestAttributes(request, tracing.http.sensitiveQueryParams));
+      if (requestId !== undefined) span.setAttribute(ATTR_REQUEST_ID, requestId);
+    }
+    const headers = new Headers(request.headers);
+    // Whatever trace headers the request already had (an inbound one being forwarded, possibly
+    // invalid) give way to this call's context: only valid context goes onward.
+    for (const field of tracing.propagator.fields()) headers.delete(field);
+    tracing.propagator.inject(trace.setSpan(parent, span), headers, headersSetter);
+    if (requestId !== undefined) headers.set(tracing.http.requestIdHeader, requestId);
+    this.request = new Request(request, { headers });
+  }
+
+  /** Records the response status; ERROR on 4xx and 5xx. */
+  responded(response: Response): void {
+    if (!this.span.isRecording()) return;
+    this.span.setAttributes(
+      responseAttributes(response, this.#tracing.http.captureResponseHeaders),
+    );
+    const status = clientStatusFor(response.status);
+    if (status.code === SpanStatusCode.ERROR) {
+      markError(this.span, status.errorType ?? String(response.status));
+    }
+  }
+
+  /** Records a failure before any response: network error, timeout. */
+  failed(error: unknown, errorType: string = errorTypeOf(error)): void {
+    recordFailure(this.span, error, errorType);
+  }
+
+  /** Ends the span with how the response body ended. */
+  end(outcome?: BodyOutcome): void {
+    if (outcome?.kind === "error") recordFailure(this.span, outcome.error);
+    this.span.end();
+  }
+}
+
+export type FetchLike = (input: Request) => Promise<Response>;
+
+/**
+ * A `fetch` that traces each call as a child of the context `parent()` returns at call time.
+ */
+export function createTracedFetch(
+  tracing: Tracing,
+  parent: () => Context,
+  send: FetchLike,
+): typeof fetch {
+  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+    const call = new ClientSpan(tracing, parent(), new Request(input, init));
+    let response: Response;
+    try {
+      response = await send(call.request);
+    } catch (error) {
+      call.failed(error);
+      call.end();
+      throw error;
+    }
+    call.responded(response);
+    return onBodyEnd(response, (outcome) => call.end(outcome));
+  };
+}

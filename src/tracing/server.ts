@@ -1,0 +1,198 @@
+/**
+ * The server side of a traced request, shared by the Hono middleware and the proxy: extract the
+ * caller's context, choose the request id, open the SERVER span, and at the end record the
+ * response, hand the trace back and end the span once the body has streamed.
+ */
+import {
+  type Attributes,
+  type Context,
+  type Link,
+  propagation,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import {
+  responseAttributes,
+  serverRequestAttributes,
+  serverStatusFor,
+  spanNameFor,
+} from "../http/attributes.ts";
+import { type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
+import { handBackHeaders } from "../http/handback.ts";
+import { generateRequestId, isValidRequestId } from "../http/request_id.ts";
+import { headersGetter, traceparentOf } from "../propagation/mod.ts";
+import { withRequestId } from "./request_id_context.ts";
+import { ATTR_REQUEST_ID, markError, recordFailure } from "./span_errors.ts";
+import type { Tracing } from "./setup.ts";
+
+/**
+ * What the inbound trace context is to the server span: its parent (`continue`), a link from a
+ * new trace (`link`, for public endpoints: inbound tracestate and baggage are dropped too), or
+ * nothing (`ignore`).
+ */
+export type InboundContextMode = "continue" | "link" | "ignore";
+
+export interface RequestIdPolicy {
+  readonly validate: (id: string) => boolean;
+  readonly generate: () => string;
+}
+
+export const DEFAULT_REQUEST_ID_POLICY: RequestIdPolicy = {
+  validate: isValidRequestId,
+  generate: generateRequestId,
+};
+
+export interface ServerSpanStart {
+  readonly request: Request;
+  /** The context active when the request arrived; a runtime's own span in it becomes the parent. */
+  readonly active: Context;
+  /** The socket peer, when the runtime knows it. */
+  readonly clientAddress?: string;
+  /** An id already chosen for this request (for instance by `hono/request-id`). */
+  readonly requestId?: string;
+  readonly requestIds?: RequestIdPolicy;
+  readonly inbound?: InboundContextMode;
+}
+
+export interface ServerSpanEnd {
+  /** How the response body ended; called just before the server span ends. */
+  readonly beforeEnd?: (outcome: BodyOutcome, span: Span) => void;
+}
+
+export interface FinishedResponse {
+  readonly response: Response;
+  /** Settles once the span has ended and the flush that followed is done. Never rejects. */
+  readonly done: Promise<void>;
+}
+
+export class ServerSpan {
+  readonly span: Span;
+  /** The span, the baggage and the request id: the context handlers run in. */
+  readonly context: Context;
+  readonly requestId: string;
+  readonly startedAt: number = Date.now();
+  readonly #tracing: Tracing;
+  readonly #method: string;
+  #route: string | undefined;
+  #errored = false;
+
+  constructor(tracing: Tracing, start: ServerSpanStart) {
+    this.#tracing = tracing;
+    const { request } = start;
+    const settings = tracing.http;
+    const ids = start.requestIds ?? DEFAULT_REQUEST_ID_POLICY;
+    const incomingId = request.headers.get(settings.requestIdHeader);
+    this.requestId = start.requestId ??
+      (incomingId !== null && ids.validate(incomingId) ? incomingId : ids.generate());
+
+    const { parent, links } = parentFor(tracing, start);
+    this.#method = request.method;
+    this.span = tracing.tracer.startSpan(
+      spanNameFor(request.method),
+      { kind: SpanKind.SERVER, links },
+      parent,
+    );
+    if (this.span.isRecording()) {
+      this.span.setAttributes(serverRequestAttributes(request, {
+        trustForwardedFor: settings.trustForwardedHeaders,
+        sensitiveQueryParams: settings.sensitiveQueryParams,
+        capturedRequestHeaders: settings.captureRequestHeaders,
+        clientAddress: start.clientAddress,
+      }));
+      this.span.setAttribute(ATTR_REQUEST_ID, this.requestId);
+    }
+    this.context = withRequestId(trace.setSpan(parent, this.span), this.requestId);
+  }
+
+  /** The matched route template (never the raw path); names the span `{METHOD} {route}`. */
+  setRoute(route: string | undefined): void {
+    this.#route = route;
+  }
+
+  /** Records a thrown error: exception event, status ERROR, `error.type`. */
+  recordError(error: unknown): void {
+    this.#errored = true;
+    recordFailure(this.span, error);
+  }
+
+  get errored(): boolean {
+    return this.#errored;
+  }
+
+  /**
+   * Records the response, adds the request id and hand-back headers, and ends the span when the
+   * body has finished streaming (or was cancelled, or failed).
+   */
+  finish(response: Response, end: ServerSpanEnd = {}): FinishedResponse {
+    const { span } = this;
+    const settings = this.#tracing.http;
+    if (span.isRecording()) {
+      if (this.#route !== undefined) {
+        span.updateName(spanNameFor(this.#method, this.#route));
+        span.setAttribute("http.route", this.#route);
+      }
+      span.setAttributes(responseAttributes(response, settings.captureResponseHeaders));
+      const status = serverStatusFor(response.status);
+      if (status.code === SpanStatusCode.ERROR && !this.#errored) {
+        markError(span, status.errorType ?? String(response.status));
+      }
+    }
+    const headed = withHeaders(response, (headers) => {
+      headers.set(settings.requestIdHeader, this.requestId);
+      handBackHeaders(headers, traceparentOf(this.context), settings);
+    });
+
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const wrapped = onBodyEnd(headed, (outcome) => {
+      try {
+        if (outcome.kind === "error") recordFailure(span, outcome.error);
+        end.beforeEnd?.(outcome, span);
+      } finally {
+        span.end();
+        this.#tracing.flush().then(settle);
+      }
+    });
+    return { response: wrapped, done };
+  }
+}
+
+function parentFor(tracing: Tracing, start: ServerSpanStart): { parent: Context; links?: Link[] } {
+  const { active } = start;
+  const mode = start.inbound ?? "continue";
+  const runtimeSpan = trace.getSpan(active);
+  if (mode === "continue") {
+    const extracted = tracing.propagator.extract(active, start.request.headers, headersGetter);
+    // A runtime's own server span (Deno with OTEL_DENO=true) already continued the caller's
+    // trace: nest under it rather than beside it, keeping the extracted baggage.
+    return { parent: runtimeSpan ? trace.setSpan(extracted, runtimeSpan) : extracted };
+  }
+  const fresh = propagation.deleteBaggage(trace.deleteSpan(active));
+  if (mode === "ignore") return { parent: fresh };
+  const inbound = trace.getSpanContext(
+    tracing.propagator.extract(fresh, start.request.headers, headersGetter),
+  );
+  const links: Link[] | undefined = inbound && trace.isSpanContextValid(inbound)
+    ? [{ context: inbound, attributes: { "tracegate.link": "inbound" } satisfies Attributes }]
+    : undefined;
+  return { parent: fresh, links };
+}
+
+/**
+ * Applies `set` to the response's headers. A fetched Response has immutable headers: it is then
+ * copied (the body moves, it is not read) — except a WebSocket upgrade, which a copy would break
+ * and which is passed on as it is.
+ */
+function withHeaders(response: Response, set: (headers: Headers) => void): Response {
+  try {
+    set(response.headers);
+    return response;
+  } catch {
+    if (response.status === 101) return response;
+    const copy = new Response(response.body, response);
+    set(copy.headers);
+    return copy;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Builds what every traced request needs: the tracer, the propagator, the export queue and the
+ * per-request settings, from the settings read from the environment and what the caller passes.
+ */
+import type { TextMapPropagator, Tracer, TracerProvider } from "@opentelemetry/api";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import {
+  BasicTracerProvider,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import meta from "../../deno.json" with { type: "json" };
+import type { HttpSettings, TracingSettings } from "../config/settings.ts";
+import { BaggageAttributesProcessor } from "../baggage_attributes.ts";
+import { createSpanExporter } from "../export/exporter.ts";
+import { ExportQueue } from "../export/queue.ts";
+import { createPropagator } from "../propagation/mod.ts";
+import { samplerFromSettings } from "../sampling.ts";
+
+export const TRACER_NAME = "tracegate";
+export const TRACER_VERSION: string = meta.version;
+
+export interface TracingOptions {
+  /** Bring your own provider; it then owns sampling, processing and export. */
+  readonly tracerProvider?: TracerProvider;
+  /** Replaces the sampler named by `OTEL_TRACES_SAMPLER`. */
+  readonly sampler?: Sampler;
+  /** Replaces the OTLP/HTTP exporter built from `OTEL_EXPORTER_OTLP_*`. */
+  readonly exporter?: SpanExporter;
+  readonly log?: (line: string) => void;
+}
+
+export interface Tracing {
+  readonly provider: TracerProvider;
+  readonly tracer: Tracer;
+  readonly propagator: TextMapPropagator;
+  readonly http: HttpSettings;
+  /** Present when tracegate built the provider (not when one was passed in). */
+  readonly queue?: ExportQueue;
+  /** After a response: exports what has ended, sharing the export with concurrent callers. */
+  flush(): Promise<void>;
+  /** Before exit: exports everything and stops the exporter. */
+  shutdown(): Promise<void>;
+}
+
+/** Flush and shutdown only ever log: export must never fail a request or a shutdown. */
+function quietly(work: () => Promise<unknown> | undefined, log: (line: string) => void) {
+  return async () => {
+    try {
+      await work();
+    } catch (error) {
+      log(`tracegate: span export failed: ${error instanceof Error ? error.message : error}`);
+    }
+  };
+}
+
+export function createTracing(settings: TracingSettings, options: TracingOptions = {}): Tracing {
+  const log = options.log ?? console.error;
+  const propagator = createPropagator(settings.propagators);
+  if (options.tracerProvider) {
+    const provider = options.tracerProvider as TracerProvider & {
+      forceFlush?: () => Promise<void>;
+      shutdown?: () => Promise<void>;
+    };
+    return {
+      provider,
+      tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
+      propagator,
+      http: settings.http,
+      flush: quietly(() => provider.forceFlush?.(), log),
+      shutdown: quietly(() => provider.shutdown?.(), log),
+    };
+  }
+  const exporter = options.exporter ?? createSpanExporter(settings.export);
+  const queue = exporter ? new ExportQueue(exporter, { ...settings.queue, log }) : undefined;
+  const processors: SpanProcessor[] = [];
+  if (settings.http.baggageAttributes.length > 0) {
+    processors.push(new BaggageAttributesProcessor(settings.http.baggageAttributes));
+  }
+  if (queue) processors.push(queue);
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      ...settings.resourceAttributes,
+      [ATTR_SERVICE_NAME]: settings.serviceName,
+    }),
+    sampler: options.sampler ?? samplerFromSettings(settings.sampler),
+    spanProcessors: processors,
+  });
+  return {
+    provider,
+    tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
+    propagator,
+    http: settings.http,
+    queue,
+    flush: quietly(() => queue?.flush(), log),
+    shutdown: quietly(() => provider.shutdown(), log),
+  };
+}

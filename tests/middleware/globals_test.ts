@@ -1,0 +1,47 @@
+/**
+ * With the OpenTelemetry globals registered (the default), the server span is the active context
+ * inside handlers, and spans user code starts with the global tracer nest under it and carry the
+ * configured baggage entries as attributes. In its own file: globals register once per process.
+ */
+import assert from "node:assert/strict";
+import { trace } from "@opentelemetry/api";
+import { Hono } from "hono";
+import { tracegate, type TracegateEnv } from "../../middleware/mod.ts";
+import { startOtlpReceiver } from "../support/otlp_receiver.ts";
+import { serve } from "../support/servers.ts";
+
+Deno.test("middleware: the span is the active context; nested spans get baggage attributes", async () => {
+  await using receiver = await startOtlpReceiver();
+  const app = new Hono<TracegateEnv>();
+  app.use(tracegate({
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      TRACEGATE_BAGGAGE_ATTRIBUTES: "user.id",
+    },
+  }));
+  app.get("/nested", async (c) => {
+    await Promise.resolve(); // the context must survive an await
+    const active = trace.getActiveSpan();
+    const inner = trace.getTracer("app").startSpan("inner work");
+    inner.end();
+    return c.json({
+      activeIsServer: active?.spanContext().spanId === c.var.span.spanContext().spanId,
+    });
+  });
+  await using server = serve((request, info) => app.fetch(request, info));
+  const response = await fetch(`${server.url}/nested`, {
+    headers: { baggage: "user.id=nested-user,session=s1" },
+  });
+  assert.deepEqual(await response.json(), { activeIsServer: true });
+  const spans = await receiver.waitForSpans(
+    (all) => all.some((s) => s.name === "inner work") && all.some((s) => s.name === "GET /nested"),
+    { timeoutMs: 5000 },
+  );
+  const inner = spans.find((s) => s.name === "inner work")!;
+  const outer = spans.find((s) => s.name === "GET /nested")!;
+  assert.equal(inner.parentSpanId, outer.spanId);
+  assert.equal(inner.traceId, outer.traceId);
+  assert.equal(inner.attributes["user.id"], "nested-user");
+  assert.equal(outer.attributes["user.id"], "nested-user");
+  assert.equal(inner.attributes["session"], undefined);
+});

@@ -1,0 +1,343 @@
+/**
+ * A real OTLP/HTTP trace receiver for tests: `POST /v1/traces` on 127.0.0.1, decoding with the
+ * product decoder and answering as the OTLP spec says a collector does. Tests point real exporters
+ * at it (`endpoint` is what OTEL_EXPORTER_OTLP_ENDPOINT takes) and wait for spans by event, not by
+ * polling.
+ */
+import {
+  type DecodedSpan,
+  decodeTraceExport,
+  OtlpDecodeError,
+  type OtlpFormat,
+  OtlpPayloadTooLargeError,
+  OtlpUnsupportedMediaTypeError,
+  parseOtlpContentType,
+} from "../../viewer/otlp.ts";
+
+export const TRACES_PATH = "/v1/traces";
+
+export interface OtlpReceiverOptions {
+  /** Largest body accepted, as received and after gunzip; larger ones get 413. */
+  readonly maxBodyBytes?: number;
+}
+
+/** One HTTP request the receiver answered, whatever its path or outcome. */
+export interface ReceivedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly contentType: string | null;
+  readonly contentEncoding: string | null;
+  /** Body size as received (compressed, if it was). */
+  readonly bytes: number;
+  /** Spans the body held, even when the receiver was told to reject it; 0 if undecodable. */
+  readonly spanCount: number;
+  readonly status: number;
+  readonly headers: Headers;
+  /** Why the body was refused (400, 413, 415), for failure messages. */
+  readonly error?: string;
+}
+
+export interface WaitForSpansOptions {
+  readonly timeoutMs?: number;
+}
+
+export interface RespondWithOptions {
+  /** How many requests get this answer before the receiver answers normally again. */
+  readonly times?: number;
+}
+
+export interface OtlpReceiver extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:4318`: the value for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  readonly endpoint: string;
+  /** `${endpoint}/v1/traces`: the value for OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. */
+  readonly tracesUrl: string;
+  /** Every span accepted so far, in arrival order; kept across stop() and restart(). */
+  readonly spans: readonly DecodedSpan[];
+  readonly requests: readonly ReceivedRequest[];
+  /**
+   * Resolves with the spans accepted so far as soon as `predicate` holds for them (checked now and
+   * on each accepted export); rejects after `timeoutMs` (default 5000) listing what did arrive.
+   */
+  waitForSpans(
+    predicate: (spans: readonly DecodedSpan[]) => boolean,
+    options?: WaitForSpansOptions,
+  ): Promise<readonly DecodedSpan[]>;
+  /** Answers trace exports with `status` (and `headers`, e.g. Retry-After) instead of accepting them. */
+  respondWith(status: number, headers?: HeadersInit, options?: RespondWithOptions): void;
+  /** Undoes respondWith(). */
+  respondNormally(): void;
+  /** Stops listening, as a collector that went down; spans and requests are kept. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Promise<OtlpReceiver> {
+  const receiver = new OtlpTestReceiver(options);
+  await receiver.restart();
+  return receiver;
+}
+
+interface ForcedResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  remaining: number;
+}
+
+interface Waiter {
+  check(): void;
+  reject(error: Error): void;
+}
+
+type DecodeOutcome =
+  | { readonly accepted: DecodedSpan[] }
+  | { readonly refusal: number; readonly message: string };
+
+const DEFAULT_WAIT_MS = 5_000;
+const MAX_SPANS_LISTED = 40;
+
+class OtlpTestReceiver implements OtlpReceiver {
+  readonly #maxBodyBytes: number | undefined;
+  readonly #spans: DecodedSpan[] = [];
+  readonly #requests: ReceivedRequest[] = [];
+  readonly #waiters = new Set<Waiter>();
+  #server: Deno.HttpServer<Deno.NetAddr> | undefined;
+  /** 0 until first listening, then the port restart() must reuse. */
+  #port = 0;
+  #forced: ForcedResponse | undefined;
+  #closed = false;
+
+  constructor(options: OtlpReceiverOptions) {
+    this.#maxBodyBytes = options.maxBodyBytes;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  get tracesUrl(): string {
+    return `${this.endpoint}${TRACES_PATH}`;
+  }
+
+  get spans(): readonly DecodedSpan[] {
+    return this.#spans;
+  }
+
+  get requests(): readonly ReceivedRequest[] {
+    return this.#requests;
+  }
+
+  waitForSpans(
+    predicate: (spans: readonly DecodedSpan[]) => boolean,
+    { timeoutMs = DEFAULT_WAIT_MS }: WaitForSpansOptions = {},
+  ): Promise<readonly DecodedSpan[]> {
+    if (this.#closed) return Promise.reject(new Error("waitForSpans: the receiver is closed"));
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+      };
+      const waiter: Waiter = {
+        check: () => {
+          let satisfied: boolean;
+          try {
+            satisfied = predicate(this.#spans);
+          } catch (error) {
+            finish();
+            reject(error);
+            return;
+          }
+          if (satisfied) {
+            finish();
+            resolve([...this.#spans]);
+          }
+        },
+        reject: (error) => {
+          finish();
+          reject(error);
+        },
+      };
+      const timer = setTimeout(
+        () =>
+          waiter.reject(
+            new Error(`waitForSpans: no match after ${timeoutMs} ms. ${this.#report()}`),
+          ),
+        timeoutMs,
+      );
+      this.#waiters.add(waiter);
+      waiter.check();
+    });
+  }
+
+  respondWith(status: number, headers?: HeadersInit, { times }: RespondWithOptions = {}): void {
+    this.#forced = { status, headers: new Headers(headers), remaining: times ?? Infinity };
+  }
+
+  respondNormally(): void {
+    this.#forced = undefined;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    await server?.shutdown();
+  }
+
+  async restart(): Promise<void> {
+    if (this.#closed) throw new Error("restart: the receiver is closed");
+    await this.stop();
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: this.#port, onListen: () => {} },
+      (request) => this.#handle(request),
+    );
+    this.#port = this.#server.addr.port;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const waiter of [...this.#waiters]) {
+      waiter.reject(new Error(`waitForSpans: the receiver closed first. ${this.#report()}`));
+    }
+    await this.stop();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #handle(request: Request): Promise<Response> {
+    const body = new Uint8Array(await request.arrayBuffer());
+    const { pathname } = new URL(request.url);
+    const contentType = request.headers.get("content-type");
+    const contentEncoding = request.headers.get("content-encoding");
+    const record = (status: number, spanCount: number, error?: string) => {
+      this.#requests.push({
+        method: request.method,
+        path: pathname,
+        contentType,
+        contentEncoding,
+        bytes: body.byteLength,
+        spanCount,
+        status,
+        headers: new Headers(request.headers),
+        ...(error === undefined ? {} : { error }),
+      });
+    };
+
+    if (pathname !== TRACES_PATH) {
+      record(404, 0);
+      return new Response(`no OTLP endpoint at ${pathname}; traces go to ${TRACES_PATH}\n`, {
+        status: 404,
+      });
+    }
+    if (request.method !== "POST") {
+      record(405, 0);
+      return new Response("OTLP/HTTP takes POST\n", { status: 405, headers: { allow: "POST" } });
+    }
+
+    const format = parseOtlpContentType(contentType);
+    const outcome = await this.#decode(body, contentType, contentEncoding);
+    const forced = this.#takeForced();
+    if (forced) {
+      record(forced.status, "accepted" in outcome ? outcome.accepted.length : 0);
+      const message = `the test receiver was told to answer ${forced.status}`;
+      return statusResponse(forced.status, format, message, forced.headers);
+    }
+    if ("refusal" in outcome) {
+      record(outcome.refusal, 0, outcome.message);
+      return statusResponse(outcome.refusal, format, outcome.message);
+    }
+    this.#spans.push(...outcome.accepted);
+    record(200, outcome.accepted.length);
+    for (const waiter of [...this.#waiters]) waiter.check();
+    return successResponse(format);
+  }
+
+  async #decode(
+    body: Uint8Array,
+    contentType: string | null,
+    contentEncoding: string | null,
+  ): Promise<DecodeOutcome> {
+    try {
+      const limits = { maxBodyBytes: this.#maxBodyBytes };
+      return { accepted: await decodeTraceExport(body, contentType, contentEncoding, limits) };
+    } catch (error) {
+      if (error instanceof OtlpPayloadTooLargeError) {
+        return { refusal: 413, message: error.message };
+      }
+      if (error instanceof OtlpUnsupportedMediaTypeError) {
+        return { refusal: 415, message: error.message };
+      }
+      if (error instanceof OtlpDecodeError) return { refusal: 400, message: error.message };
+      throw error;
+    }
+  }
+
+  #takeForced(): ForcedResponse | undefined {
+    const forced = this.#forced;
+    if (forced && --forced.remaining <= 0) this.#forced = undefined;
+    return forced;
+  }
+
+  /** What arrived so far, for failure messages. */
+  #report(): string {
+    const spans = this.#spans.slice(0, MAX_SPANS_LISTED).map((span) =>
+      `\n  - ${JSON.stringify(span.name)} ${span.kind} trace=${span.traceId} span=${span.spanId}` +
+      (span.parentSpanId ? ` parent=${span.parentSpanId}` : "")
+    );
+    const more = this.#spans.length > MAX_SPANS_LISTED
+      ? `\n  … and ${this.#spans.length - MAX_SPANS_LISTED} more`
+      : "";
+    const requests = this.#requests.map((request) =>
+      `\n  - ${request.method} ${request.path} ${request.contentType ?? "(no content-type)"}` +
+      `${request.contentEncoding ? ` ${request.contentEncoding}` : ""} ${request.bytes} B → ` +
+      `${request.status}, ${request.spanCount} span(s)${request.error ? `: ${request.error}` : ""}`
+    );
+    return `${this.#spans.length} span(s) arrived:${spans.join("")}${more}\n` +
+      `${this.#requests.length} request(s):${requests.join("")}`;
+  }
+}
+
+/** Full success: an empty ExportTraceServiceResponse in the request's encoding. */
+function successResponse(format: OtlpFormat | undefined): Response {
+  return format === "protobuf"
+    ? new Response(null, { headers: { "content-type": "application/x-protobuf" } })
+    : Response.json({});
+}
+
+/**
+ * A failure answer. OTLP wants a google.rpc.Status body in the request's encoding; only its
+ * `message` (field 2) is set, as the spec lets servers omit `code`.
+ */
+function statusResponse(
+  status: number,
+  format: OtlpFormat | undefined,
+  message: string,
+  extraHeaders: Headers = new Headers(),
+): Response {
+  const headers = new Headers(extraHeaders);
+  if (format === undefined) {
+    headers.set("content-type", "text/plain; charset=utf-8");
+    return new Response(`${message}\n`, { status, headers });
+  }
+  if (format === "json") {
+    headers.set("content-type", "application/json");
+    return new Response(JSON.stringify({ message }), { status, headers });
+  }
+  headers.set("content-type", "application/x-protobuf");
+  const text = new TextEncoder().encode(message);
+  const STATUS_MESSAGE_TAG = 0x12; // field 2, length-delimited
+  return new Response(new Uint8Array([STATUS_MESSAGE_TAG, ...varint(text.length), ...text]), {
+    status,
+    headers,
+  });
+}
+
+function varint(value: number): number[] {
+  const bytes: number[] = [];
+  for (; value >= 0x80; value >>>= 7) bytes.push((value & 0x7f) | 0x80);
+  bytes.push(value);
+  return bytes;
+}
