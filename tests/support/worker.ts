@@ -4,9 +4,11 @@
  */
 import { Miniflare } from "miniflare";
 import { parse } from "smol-toml";
-import { fromFileUrl, join } from "node:path";
+import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 
-const ROOT = fromFileUrl(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const builds = new Map<string, Promise<BuiltWorker>>();
 
 export interface BuiltWorker {
@@ -80,12 +82,13 @@ export async function startWorker(
   const mf = new Miniflare({
     modules: true,
     scriptPath: built.scriptPath,
+    modulesRoot: dirname(built.scriptPath),
     compatibilityDate: built.compatibilityDate,
     compatibilityFlags: built.compatibilityFlags,
     bindings,
     host: "127.0.0.1",
     port: 0,
-    handleRuntimeStdio(stdout, stderr) {
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
       const decoder = new TextDecoder();
       for (const stream of [stdout, stderr]) {
         stream.on("data", (chunk: Uint8Array) => logs.push(decoder.decode(chunk)));
