@@ -15,12 +15,9 @@ import {
 import type { Context, MiddlewareHandler } from "hono";
 import { env as runtimeEnv } from "hono/adapter";
 import { routePath } from "hono/route";
+import { DEFAULT_REQUEST_ID_POLICY, type RequestIdPolicy } from "../src/http/request_id.ts";
 import { createTracedFetch } from "../src/tracing/client.ts";
-import {
-  DEFAULT_REQUEST_ID_POLICY,
-  type RequestIdPolicy,
-  ServerSpan,
-} from "../src/tracing/server.ts";
+import { ServerSpan } from "../src/tracing/server.ts";
 import type { Tracing } from "../src/tracing/setup.ts";
 import { ensureContextManager } from "./context_manager.ts";
 import { type TracegateOptions, tracingFromOptions } from "./options.ts";

@@ -96,6 +96,7 @@ export class ExportQueue implements SpanProcessor {
    * the same export. Never rejects.
    */
   flush(): Promise<void> {
+    this.#reportDrops(false);
     if (this.#queue.length === 0) return this.#pump ?? Promise.resolve();
     this.#gathering ??= new Promise<void>((resolve) => {
       setTimeout(() => {

@@ -25,7 +25,7 @@ export interface RequestIdPolicy {
   readonly generate: () => string;
 }
 
-const DEFAULT_POLICY: RequestIdPolicy = {
+export const DEFAULT_REQUEST_ID_POLICY: RequestIdPolicy = {
   validate: isValidRequestId,
   generate: generateRequestId,
 };
@@ -33,7 +33,7 @@ const DEFAULT_POLICY: RequestIdPolicy = {
 /** `incoming` (the request header's value) when it passes `validate`, else a `generate`d id. */
 export function resolveRequestId(
   incoming: string | null,
-  policy: RequestIdPolicy = DEFAULT_POLICY,
+  policy: RequestIdPolicy = DEFAULT_REQUEST_ID_POLICY,
 ): string {
   return incoming !== null && policy.validate(incoming) ? incoming : policy.generate();
 }

@@ -21,7 +21,7 @@ import {
 } from "../http/attributes.ts";
 import { type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
 import { handBackHeaders } from "../http/handback.ts";
-import { generateRequestId, isValidRequestId } from "../http/request_id.ts";
+import { type RequestIdPolicy, resolveRequestId } from "../http/request_id.ts";
 import { headersGetter, traceparentOf } from "../propagation/mod.ts";
 import { withRequestId } from "./request_id_context.ts";
 import { ATTR_REQUEST_ID, markError, recordFailure } from "./span_errors.ts";
@@ -33,16 +33,6 @@ import type { Tracing } from "./setup.ts";
  * nothing (`ignore`).
  */
 export type InboundContextMode = "continue" | "link" | "ignore";
-
-export interface RequestIdPolicy {
-  readonly validate: (id: string) => boolean;
-  readonly generate: () => string;
-}
-
-export const DEFAULT_REQUEST_ID_POLICY: RequestIdPolicy = {
-  validate: isValidRequestId,
-  generate: generateRequestId,
-};
 
 export interface ServerSpanStart {
   readonly request: Request;
@@ -82,10 +72,8 @@ export class ServerSpan {
     this.#tracing = tracing;
     const { request } = start;
     const settings = tracing.http;
-    const ids = start.requestIds ?? DEFAULT_REQUEST_ID_POLICY;
-    const incomingId = request.headers.get(settings.requestIdHeader);
     this.requestId = start.requestId ??
-      (incomingId !== null && ids.validate(incomingId) ? incomingId : ids.generate());
+      resolveRequestId(request.headers.get(settings.requestIdHeader), start.requestIds);
 
     const { parent, links } = parentFor(tracing, start);
     this.#method = request.method;
