@@ -47,11 +47,13 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
     generate: options.generateRequestId ?? DEFAULT_REQUEST_ID_POLICY.generate,
   };
 
+  // Now, not on the first request: middleware registered before this one may set a context.
+  if (options.registerGlobals !== false) ensureContextManager();
+
   // Built on the first request: on Workers the environment exists only then.
   const setup = (c: Context): Tracing => {
     const built = tracingFromOptions(options, options.env ?? runtimeEnv(c));
     if (options.registerGlobals !== false) {
-      ensureContextManager();
       trace.setGlobalTracerProvider(built.provider);
       propagation.setGlobalPropagator(built.propagator);
     }

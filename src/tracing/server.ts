@@ -155,7 +155,11 @@ function parentFor(tracing: Tracing, start: ServerSpanStart): { parent: Context;
     const extracted = tracing.propagator.extract(active, start.request.headers, headersGetter);
     // A runtime's own server span (Deno with OTEL_DENO=true) already continued the caller's
     // trace: nest under it rather than beside it, keeping the extracted baggage.
-    return { parent: runtimeSpan ? trace.setSpan(extracted, runtimeSpan) : extracted };
+    return {
+      parent: runtimeSpan && trace.isSpanContextValid(runtimeSpan.spanContext())
+        ? trace.setSpan(extracted, runtimeSpan)
+        : extracted,
+    };
   }
   const fresh = propagation.deleteBaggage(trace.deleteSpan(active));
   if (mode === "ignore") return { parent: fresh };

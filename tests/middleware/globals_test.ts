@@ -4,7 +4,8 @@
  * configured baggage entries as attributes. In its own file: globals register once per process.
  */
 import assert from "node:assert/strict";
-import { trace } from "@opentelemetry/api";
+import { context, trace } from "@opentelemetry/api";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { Hono } from "hono";
 import { tracegate, type TracegateEnv } from "../../middleware/mod.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
@@ -44,4 +45,29 @@ Deno.test("middleware: the span is the active context; nested spans get baggage 
   assert.equal(inner.attributes["user.id"], "nested-user");
   assert.equal(outer.attributes["user.id"], "nested-user");
   assert.equal(inner.attributes["session"], undefined);
+});
+
+Deno.test("middleware: under a runtime's own active span, the server span is its child", async () => {
+  await using receiver = await startOtlpReceiver();
+  const app = new Hono<TracegateEnv>();
+  const runtime = new BasicTracerProvider();
+  let runtimeSpanId = "";
+  // Stands in for a runtime's own instrumentation (Deno with OTEL_DENO=true): a real span made
+  // active around the request before tracegate runs.
+  app.use(async (_c, next) => {
+    const runtimeSpan = runtime.getTracer("runtime").startSpan("runtime server span");
+    runtimeSpanId = runtimeSpan.spanContext().spanId;
+    await context.with(trace.setSpan(context.active(), runtimeSpan), next);
+    runtimeSpan.end();
+  });
+  app.use(tracegate({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint } }));
+  app.get("/", (c) => c.text("ok"));
+  await using server = serve((request, info) => app.fetch(request, info));
+  const response = await fetch(server.url, {
+    headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+  });
+  assert.equal(await response.text(), "ok");
+  const spans = await receiver.waitForSpans((all) => all.some((s) => s.name === "GET /"));
+  const serverSpan = spans.find((s) => s.name === "GET /")!;
+  assert.equal(serverSpan.parentSpanId, runtimeSpanId);
 });
