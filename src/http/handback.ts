@@ -10,6 +10,39 @@ export function handBackHeaders(
   settings: Pick<HttpSettings, "serverTiming" | "traceResponse">,
 ): void {
   if (traceparent === undefined) return;
-  if (settings.serverTiming) headers.append("server-timing", `traceparent;desc="${traceparent}"`);
+  if (settings.serverTiming) {
+    const entry = `traceparent;desc="${traceparent}"`;
+    const existing = headers.get("server-timing");
+    headers.set("server-timing", existing === null ? entry : withEntry(existing, entry));
+  }
   if (settings.traceResponse) headers.set("traceresponse", traceparent);
+}
+
+/**
+ * Keeps the other metrics but replaces a `traceparent` entry set further in (an upstream behind
+ * the proxy): the caller's counterpart is this server, and one entry must name one span.
+ */
+function withEntry(serverTiming: string, entry: string): string {
+  const kept = splitEntries(serverTiming).filter((metric) =>
+    metric.split(";", 1)[0].trim().toLowerCase() !== "traceparent"
+  );
+  return [...kept, entry].join(", ");
+}
+
+/** Splits on commas outside quoted strings (a `desc` may hold a comma). */
+function splitEntries(value: string): string[] {
+  const entries: string[] = [];
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i];
+    if (char === "\\" && quoted) i++;
+    else if (char === '"') quoted = !quoted;
+    else if (char === "," && !quoted) {
+      entries.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  entries.push(value.slice(start).trim());
+  return entries.filter((entry) => entry !== "");
 }
