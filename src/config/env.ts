@@ -4,6 +4,8 @@
  * form it expects, and the reader falls back to the safe default so requests keep flowing.
  */
 
+import { percentDecode } from "../propagation/baggage.ts";
+
 /** Where settings come from. Workers bindings may hold non-string values, hence `unknown`. */
 export type EnvSource = Readonly<Record<string, unknown>>;
 
@@ -95,7 +97,10 @@ export class EnvReader {
     return url;
   }
 
-  /** `key=value` pairs separated by commas, values percent-decoded (the OTEL_*_HEADERS form). */
+  /**
+   * `key=value` pairs separated by commas, values percent-decoded: the W3C Baggage octet form the
+   * specification gives `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES`.
+   */
   keyValues(name: string): Record<string, string> {
     const value = this.string(name);
     const pairs: Record<string, string> = {};
@@ -103,7 +108,7 @@ export class EnvReader {
     for (const item of splitList(value)) {
       const eq = item.indexOf("=");
       const key = eq > 0 ? item.slice(0, eq).trim() : "";
-      const decoded = eq > 0 ? safeDecode(item.slice(eq + 1).trim()) : undefined;
+      const decoded = eq > 0 ? percentDecode(item.slice(eq + 1).trim()) : undefined;
       if (key === "" || decoded === undefined) {
         this.fail(name, "comma-separated key=value pairs (values percent-encoded)", value);
         return {};
@@ -123,14 +128,6 @@ export function parseHttpUrl(value: string): URL | undefined {
   try {
     const url = new URL(value);
     return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function safeDecode(value: string): string | undefined {
-  try {
-    return decodeURIComponent(value);
   } catch {
     return undefined;
   }

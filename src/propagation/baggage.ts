@@ -132,7 +132,7 @@ function normalizeProperties(rawProperties: string[]): string[] | undefined {
 }
 
 /** Decodes UTF-8 percent-encoding; undefined for a malformed escape or invalid UTF-8. */
-function percentDecode(encoded: string): string | undefined {
+export function percentDecode(encoded: string): string | undefined {
   try {
     return decodeURIComponent(encoded);
   } catch {
