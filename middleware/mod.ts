@@ -22,7 +22,7 @@ import type { Tracing } from "../src/tracing/setup.ts";
 import { ensureContextManager } from "./context_manager.ts";
 import { type TracegateOptions, tracingFromOptions } from "./options.ts";
 
-export type { TracegateOptions } from "./options.ts";
+export { type TracegateOptions, tracingFromOptions } from "./options.ts";
 export { tracedFetch } from "./fetch.ts";
 
 /** What the middleware puts on `c.var`. `requestId` matches `hono/request-id`. */

@@ -27,7 +27,10 @@ export interface TracegateOptions extends Partial<HttpSettings> {
   readonly log?: (line: string) => void;
 }
 
-/** Settings from the environment with the options laid over them. */
+/**
+ * The tracing setup the middleware uses: settings from `env` with the options laid over them.
+ * Build it yourself to share it with a standalone `tracedFetch` (and pass it to `tracegate` as `tracing`).
+ */
 export function tracingFromOptions(options: TracegateOptions, env: EnvSource): Tracing {
   const log = options.log ?? console.error;
   const { settings, errors } = readTracingSettings(env, {
