@@ -14,7 +14,14 @@ import { ClientSpan } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import { createTracing, type Tracing } from "../src/tracing/setup.ts";
 import { type ProxySettings, readProxyConfig } from "./config.ts";
-import { downstreamResponse, errorResponse, fetchUpstream, upstreamRequest } from "./forward.ts";
+import {
+  downstreamResponse,
+  errorResponse,
+  fetchUpstream,
+  isForwardableMethod,
+  methodNotForwarded,
+  upstreamRequest,
+} from "./forward.ts";
 import {
   carriesForceToken,
   EdgeSampler,
@@ -30,6 +37,8 @@ export interface ProxyRequestInfo {
   readonly waitUntil?: (work: Promise<unknown>) => void;
   /** The socket peer, when the runtime knows it. */
   readonly clientAddress?: string;
+  /** Sends this request upstream instead of the proxy's `fetch` (Deno's WebSocket bridge). */
+  readonly fetch?: typeof fetch;
 }
 
 export interface ProxyOptions {
@@ -102,6 +111,8 @@ async function forward(
     const target = route && upstreamUrl(route, url);
     if (!route || !target) {
       response = errorResponse(404, "no upstream is configured for this path", server.requestId);
+    } else if (!isForwardableMethod(request.method)) {
+      response = methodNotForwarded(request.method, server.requestId);
     } else {
       server.setRoute(route.prefix);
       client = new ClientSpan(
@@ -116,7 +127,7 @@ async function forward(
       );
       const result = await fetchUpstream(client.request, {
         timeoutMs: settings.upstreamTimeoutMs,
-        fetch: send,
+        fetch: info.fetch ?? send,
       });
       if (result.kind === "response") {
         client.responded(result.response);

@@ -1,11 +1,16 @@
 /**
  * The Deno entry: `deno task proxy:deno`. Configuration comes from the environment; it listens
- * on `TRACEGATE_HOSTNAME` (default 127.0.0.1) and `TRACEGATE_PORT` (default 8787), and exports
- * the spans still queued on SIGINT/SIGTERM before it exits.
+ * on `TRACEGATE_HOSTNAME` (default 127.0.0.1) and `TRACEGATE_PORT` (default 8787; 0 picks a free
+ * port, printed on the listening line), and exports the spans still queued on SIGINT/SIGTERM
+ * before it exits. Upstream bodies Deno's fetch has decoded go out with matching headers, and
+ * WebSocket upgrades are bridged (Deno's fetch can do neither by itself).
  */
 import { EnvReader } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import { createProxy, createProxyApp } from "./app.ts";
+import { fetchDecoded } from "./deno_fetch.ts";
+import { webSocketBridge } from "./deno_websocket.ts";
+import { isWebSocketUpgrade } from "./forward.ts";
 
 const env = Deno.env.toObject();
 const listen = new EnvReader(env);
@@ -13,10 +18,13 @@ const hostname = listen.string("TRACEGATE_HOSTNAME") ?? "127.0.0.1";
 const port = listen.integer("TRACEGATE_PORT", 8787, { min: 0, max: 65535 });
 logConfigErrors(listen.errors, console.error);
 
-const proxy = createProxy(env);
+const proxy = createProxy(env, { fetch: fetchDecoded });
 const app = createProxyApp<{ Bindings: Deno.ServeHandlerInfo<Deno.NetAddr> }>(
   () => proxy,
-  (c) => ({ clientAddress: c.env.remoteAddr.hostname }),
+  (c) => ({
+    clientAddress: c.env.remoteAddr.hostname,
+    fetch: isWebSocketUpgrade(c.req.raw.headers) ? webSocketBridge(c.req.raw) : undefined,
+  }),
 );
 
 const server = Deno.serve({

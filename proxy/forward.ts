@@ -107,7 +107,7 @@ export function downstreamResponse(upstream: Response): Response {
   });
 }
 
-export type ErrorStatus = 404 | 500 | 502 | 504;
+export type ErrorStatus = 404 | 405 | 500 | 502 | 504;
 
 /** A short plain-text answer for a request the proxy could not forward. */
 export function errorResponse(status: ErrorStatus, message: string, requestId?: string): Response {
@@ -116,6 +116,27 @@ export function errorResponse(status: ErrorStatus, message: string, requestId?: 
     status,
     headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
   });
+}
+
+/** Methods the Fetch API will not send (`new Request` throws), matched case-insensitively. */
+const UNFORWARDABLE_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+export function isForwardableMethod(method: string): boolean {
+  return !UNFORWARDABLE_METHODS.has(method.toUpperCase());
+}
+
+/**
+ * The 405 for a method the proxy cannot forward. RFC 9110 wants an `Allow` in a 405; it lists the
+ * common methods, as any other method is forwarded too.
+ */
+export function methodNotForwarded(method: string, requestId: string): Response {
+  const response = errorResponse(
+    405,
+    `tracegate proxy does not forward ${method} requests`,
+    requestId,
+  );
+  response.headers.set("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+  return response;
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1). */
@@ -134,7 +155,7 @@ function stripHopByHop(headers: Headers, keepWebSocketUpgrade: boolean): void {
   }
 }
 
-function isWebSocketUpgrade(headers: Headers): boolean {
+export function isWebSocketUpgrade(headers: Headers): boolean {
   return tokens(headers.get("upgrade")).includes("websocket") &&
     tokens(headers.get("connection")).includes("upgrade");
 }

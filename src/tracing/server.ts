@@ -174,16 +174,19 @@ function parentFor(tracing: Tracing, start: ServerSpanStart): { parent: Context;
 
 /**
  * Applies `set` to the response's headers. A fetched Response has immutable headers: it is then
- * copied (the body moves, it is not read) — except a WebSocket upgrade, which a copy would break
- * and which is passed on as it is.
+ * copied (the body moves, it is not read). A WebSocket upgrade fetched in workerd is copied with
+ * its `webSocket`, the only way workerd builds a 101; any other 101 is passed on as it is.
  */
 function withHeaders(response: Response, set: (headers: Headers) => void): Response {
   try {
     set(response.headers);
     return response;
   } catch {
-    if (response.status === 101) return response;
-    const copy = new Response(response.body, response);
+    const webSocket = (response as Response & { webSocket?: unknown }).webSocket;
+    if (response.status === 101 && webSocket == null) return response;
+    const copy = webSocket == null
+      ? new Response(response.body, response)
+      : new Response(null, { status: 101, headers: response.headers, webSocket } as ResponseInit);
     set(copy.headers);
     return copy;
   }

@@ -4,17 +4,15 @@
  * at it (`endpoint` is what OTEL_EXPORTER_OTLP_ENDPOINT takes) and wait for spans by event, not by
  * polling.
  */
+import { type DecodedSpan, parseOtlpContentType } from "../../viewer/otlp.ts";
 import {
-  type DecodedSpan,
-  decodeTraceExport,
-  OtlpDecodeError,
-  type OtlpFormat,
-  OtlpPayloadTooLargeError,
-  OtlpUnsupportedMediaTypeError,
-  parseOtlpContentType,
-} from "../../viewer/otlp.ts";
+  decodeExportOutcome,
+  exportFailureResponse,
+  exportSuccessResponse,
+  TRACES_PATH,
+} from "../../viewer/otlp_http.ts";
 
-export const TRACES_PATH = "/v1/traces";
+export { TRACES_PATH };
 
 export interface OtlpReceiverOptions {
   /** Largest body accepted, as received and after gunzip; larger ones get 413. */
@@ -89,10 +87,6 @@ interface Waiter {
   check(): void;
   reject(error: Error): void;
 }
-
-type DecodeOutcome =
-  | { readonly accepted: DecodedSpan[] }
-  | { readonly refusal: number; readonly message: string };
 
 const DEFAULT_WAIT_MS = 5_000;
 const MAX_SPANS_LISTED = 40;
@@ -238,41 +232,23 @@ class OtlpTestReceiver implements OtlpReceiver {
     }
 
     const format = parseOtlpContentType(contentType);
-    const outcome = await this.#decode(body, contentType, contentEncoding);
+    const outcome = await decodeExportOutcome(body, contentType, contentEncoding, {
+      maxBodyBytes: this.#maxBodyBytes,
+    });
     const forced = this.#takeForced();
     if (forced) {
       record(forced.status, "accepted" in outcome ? outcome.accepted.length : 0);
       const message = `the test receiver was told to answer ${forced.status}`;
-      return statusResponse(forced.status, format, message, forced.headers);
+      return exportFailureResponse(forced.status, format, message, forced.headers);
     }
     if ("refusal" in outcome) {
       record(outcome.refusal, 0, outcome.message);
-      return statusResponse(outcome.refusal, format, outcome.message);
+      return exportFailureResponse(outcome.refusal, format, outcome.message);
     }
     this.#spans.push(...outcome.accepted);
     record(200, outcome.accepted.length);
     for (const waiter of [...this.#waiters]) waiter.check();
-    return successResponse(format);
-  }
-
-  async #decode(
-    body: Uint8Array,
-    contentType: string | null,
-    contentEncoding: string | null,
-  ): Promise<DecodeOutcome> {
-    try {
-      const limits = { maxBodyBytes: this.#maxBodyBytes };
-      return { accepted: await decodeTraceExport(body, contentType, contentEncoding, limits) };
-    } catch (error) {
-      if (error instanceof OtlpPayloadTooLargeError) {
-        return { refusal: 413, message: error.message };
-      }
-      if (error instanceof OtlpUnsupportedMediaTypeError) {
-        return { refusal: 415, message: error.message };
-      }
-      if (error instanceof OtlpDecodeError) return { refusal: 400, message: error.message };
-      throw error;
-    }
+    return exportSuccessResponse(format);
   }
 
   #takeForced(): ForcedResponse | undefined {
@@ -298,46 +274,4 @@ class OtlpTestReceiver implements OtlpReceiver {
     return `${this.#spans.length} span(s) arrived:${spans.join("")}${more}\n` +
       `${this.#requests.length} request(s):${requests.join("")}`;
   }
-}
-
-/** Full success: an empty ExportTraceServiceResponse in the request's encoding. */
-function successResponse(format: OtlpFormat | undefined): Response {
-  return format === "protobuf"
-    ? new Response(null, { headers: { "content-type": "application/x-protobuf" } })
-    : Response.json({});
-}
-
-/**
- * A failure answer. OTLP wants a google.rpc.Status body in the request's encoding; only its
- * `message` (field 2) is set, as the spec lets servers omit `code`.
- */
-function statusResponse(
-  status: number,
-  format: OtlpFormat | undefined,
-  message: string,
-  extraHeaders: Headers = new Headers(),
-): Response {
-  const headers = new Headers(extraHeaders);
-  if (format === undefined) {
-    headers.set("content-type", "text/plain; charset=utf-8");
-    return new Response(`${message}\n`, { status, headers });
-  }
-  if (format === "json") {
-    headers.set("content-type", "application/json");
-    return new Response(JSON.stringify({ message }), { status, headers });
-  }
-  headers.set("content-type", "application/x-protobuf");
-  const text = new TextEncoder().encode(message);
-  const STATUS_MESSAGE_TAG = 0x12; // field 2, length-delimited
-  return new Response(new Uint8Array([STATUS_MESSAGE_TAG, ...varint(text.length), ...text]), {
-    status,
-    headers,
-  });
-}
-
-function varint(value: number): number[] {
-  const bytes: number[] = [];
-  for (; value >= 0x80; value >>>= 7) bytes.push((value & 0x7f) | 0x80);
-  bytes.push(value);
-  return bytes;
 }

@@ -1,21 +1,13 @@
 /**
  * Builds a Worker exactly as `wrangler deploy` does (`--dry-run --outdir`) and runs the output in
- * the real workerd runtime through Miniflare, on 127.0.0.1.
+ * the real workerd runtime through Miniflare, on 127.0.0.1 (see dev/worker_build.ts): one build per
+ * config per test process, the Worker's console output collected.
  */
-import { Miniflare } from "miniflare";
-import { parse } from "smol-toml";
-import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
+import { buildWorker as runBuild, type BuiltWorker, runWorker } from "../../dev/worker_build.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+export type { BuiltWorker } from "../../dev/worker_build.ts";
+
 const builds = new Map<string, Promise<BuiltWorker>>();
-
-export interface BuiltWorker {
-  readonly scriptPath: string;
-  readonly compatibilityDate: string;
-  readonly compatibilityFlags: string[];
-}
 
 /** Builds once per config per test process. `config` is relative to the repository root. */
 export function buildWorker(config = "wrangler.toml"): Promise<BuiltWorker> {
@@ -27,49 +19,15 @@ export function buildWorker(config = "wrangler.toml"): Promise<BuiltWorker> {
   return build;
 }
 
-async function runBuild(config: string): Promise<BuiltWorker> {
-  const configPath = join(ROOT, config);
-  const outdir = await Deno.makeTempDir({ prefix: "tracegate-worker-" });
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "npm:wrangler",
-      "deploy",
-      "--dry-run",
-      "--outdir",
-      outdir,
-      "--config",
-      configPath,
-    ],
-    cwd: ROOT,
-    env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const { success, stdout, stderr } = await command.output();
-  if (!success) {
-    const decoder = new TextDecoder();
-    throw new Error(
-      `wrangler build of ${config} failed:\n${decoder.decode(stdout)}\n${decoder.decode(stderr)}`,
-    );
-  }
-  const toml = parse(await Deno.readTextFile(configPath)) as {
-    main: string;
-    compatibility_date: string;
-    compatibility_flags?: string[];
-  };
-  const entry = toml.main.replace(/^.*\//, "").replace(/\.ts$/, ".js");
-  return {
-    scriptPath: join(outdir, entry),
-    compatibilityDate: toml.compatibility_date,
-    compatibilityFlags: toml.compatibility_flags ?? [],
-  };
-}
-
 export interface RunningWorker extends AsyncDisposable {
   readonly url: URL;
   readonly logs: string[];
+  /**
+   * Resolves with the output so far once it matches `pattern` (checked now and as output
+   * arrives, since it may lag behind the response that caused it); rejects after `timeoutMs`
+   * (default 5000) with the output.
+   */
+  waitForLog(pattern: RegExp, options?: { timeoutMs?: number }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -79,23 +37,40 @@ export async function startWorker(
   bindings: Record<string, string>,
 ): Promise<RunningWorker> {
   const logs: string[] = [];
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: built.scriptPath,
-    modulesRoot: dirname(built.scriptPath),
-    compatibilityDate: built.compatibilityDate,
-    compatibilityFlags: built.compatibilityFlags,
-    bindings,
-    host: "127.0.0.1",
-    port: 0,
-    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-      const decoder = new TextDecoder();
-      for (const stream of [stdout, stderr]) {
-        stream.on("data", (chunk: Uint8Array) => logs.push(decoder.decode(chunk)));
-      }
-    },
-  });
-  const url = await mf.ready;
-  const close = () => mf.dispose();
-  return { url, logs, close, [Symbol.asyncDispose]: close };
+  const waiters = new Set<() => void>();
+  const onOutput = (text: string) => {
+    logs.push(text);
+    for (const check of [...waiters]) check();
+  };
+  const waitForLog = (pattern: RegExp, { timeoutMs = 5_000 } = {}) =>
+    new Promise<string>((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      const check = () => {
+        const output = logs.join("");
+        if (!pattern.test(output)) return;
+        finish();
+        resolve(output);
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(
+          new Error(
+            `no ${pattern} in the Worker's output after ${timeoutMs} ms:\n${logs.join("")}`,
+          ),
+        );
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  const worker = await runWorker(built, { bindings, onOutput });
+  return {
+    url: worker.url,
+    logs,
+    waitForLog,
+    close: worker.close,
+    [Symbol.asyncDispose]: worker.close,
+  };
 }

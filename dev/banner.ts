@@ -1,0 +1,53 @@
+/** What `deno task dev` prints once everything runs: where each piece is and what to try. */
+import { formatTraceparent, TraceFlagBits } from "../src/propagation/traceparent.ts";
+import { DEMO_ROUTES, DEMO_SERVICE_NAME } from "./demo.ts";
+
+/** The last line of the banner: everything is listening. */
+const READY_LINE = "tracegate dev is ready: each finished trace is printed below. " +
+  "Ctrl-C stops everything.";
+
+export interface DevUrls {
+  readonly viewer: string;
+  readonly proxy: string;
+  readonly demo: string;
+}
+
+export function banner(urls: DevUrls, bindings: Readonly<Record<string, string>>): string {
+  const upstream = bindings.TRACEGATE_UPSTREAM ?? `the routes ${bindings.TRACEGATE_ROUTES}`;
+  const inFrontOfDemo = upstream === urls.demo;
+  const collector = bindings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    bindings.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const path = inFrontOfDemo ? "/orders/42" : "/";
+  const traceparent = formatTraceparent({
+    traceId: randomHex(16),
+    parentId: randomHex(8),
+    flags: TraceFlagBits.SAMPLED,
+  });
+  const forceHeader = bindings.TRACEGATE_FORCE_HEADER ?? "x-tracegate-force";
+  const lines = [
+    "",
+    `  viewer  ${urls.viewer}  traces UI; receives OTLP/HTTP on /v1/traces`,
+    `  proxy   ${urls.proxy}  the tracegate Worker in workerd, in front of ${upstream}`,
+    `  demo    ${urls.demo}  ${DEMO_SERVICE_NAME}: Hono with the tracegate middleware`,
+    "",
+    `  The proxy and the demo export to ${collector}` +
+    (collector === urls.viewer ? "." : ": the viewer and this terminal show none of it."),
+    "",
+    "  Try (a sampled traceparent; the force header with baggage):",
+    `    curl -i -H 'traceparent: ${traceparent}' ${urls.proxy}${path}`,
+    `    curl -i -H '${forceHeader}: ${bindings.TRACEGATE_FORCE_TOKEN}' ` +
+    `-H 'baggage: user.id=ada' ${urls.proxy}${inFrontOfDemo ? "/whoami" : "/"}`,
+    "",
+    "  Demo routes:",
+    ...Object.entries(DEMO_ROUTES).map(([route, what]) => `    ${route.padEnd(15)} ${what}`),
+    "",
+    READY_LINE,
+  ];
+  return lines.join("\n");
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)))
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+}

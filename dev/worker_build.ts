@@ -1,0 +1,116 @@
+/**
+ * Builds the proxy Worker exactly as `wrangler deploy` does (`--dry-run --outdir`) and runs the
+ * output in the real workerd runtime through Miniflare. Shared by `deno task dev` and the tests.
+ */
+import { Miniflare } from "miniflare";
+import { parse } from "smol-toml";
+import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+export interface BuiltWorker {
+  /** The temporary directory holding the bundle; the caller removes it when done. */
+  readonly outdir: string;
+  readonly scriptPath: string;
+  readonly compatibilityDate: string;
+  readonly compatibilityFlags: string[];
+  /** The `[vars]` of the wrangler config, as `wrangler dev` would bind them. */
+  readonly vars: Record<string, string>;
+}
+
+type WranglerConfig = {
+  main: string;
+  compatibility_date: string;
+  compatibility_flags?: string[];
+  vars?: Record<string, string>;
+};
+
+/** Runs `wrangler deploy --dry-run`; `config` is relative to the repository root. */
+export async function buildWorker(
+  config = "wrangler.toml",
+  options: { signal?: AbortSignal } = {},
+): Promise<BuiltWorker> {
+  const configPath = join(ROOT, config);
+  const outdir = await Deno.makeTempDir({ prefix: "tracegate-worker-" });
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "npm:wrangler",
+      "deploy",
+      "--dry-run",
+      "--outdir",
+      outdir,
+      "--config",
+      configPath,
+    ],
+    cwd: ROOT,
+    env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: options.signal,
+  });
+  const { success, stdout, stderr } = await command.output();
+  if (!success) {
+    await Deno.remove(outdir, { recursive: true });
+    const decoder = new TextDecoder();
+    throw new Error(
+      `wrangler build of ${config} failed:\n${decoder.decode(stdout)}\n${decoder.decode(stderr)}`,
+    );
+  }
+  const toml = parse(await Deno.readTextFile(configPath)) as WranglerConfig;
+  const entry = toml.main.replace(/^.*\//, "").replace(/\.ts$/, ".js");
+  return {
+    outdir,
+    scriptPath: join(outdir, entry),
+    compatibilityDate: toml.compatibility_date,
+    compatibilityFlags: toml.compatibility_flags ?? [],
+    vars: toml.vars ?? {},
+  };
+}
+
+export interface WorkerRunOptions {
+  /** Vars and secrets. */
+  readonly bindings: Record<string, string>;
+  /** Default 0: a free port. */
+  readonly port?: number;
+  /** Receives the Worker's console output (workerd's stdout and stderr) as it arrives. */
+  readonly onOutput?: (text: string) => void;
+}
+
+export interface RunningWorker extends AsyncDisposable {
+  readonly url: URL;
+  /** Stops workerd (a child process of Miniflare). */
+  close(): Promise<void>;
+}
+
+/** Starts the built Worker in workerd on 127.0.0.1. */
+export async function runWorker(
+  built: BuiltWorker,
+  options: WorkerRunOptions,
+): Promise<RunningWorker> {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: built.scriptPath,
+    modulesRoot: dirname(built.scriptPath),
+    compatibilityDate: built.compatibilityDate,
+    compatibilityFlags: built.compatibilityFlags,
+    bindings: options.bindings,
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      for (const stream of [stdout, stderr]) {
+        const decoder = new TextDecoder();
+        stream.on(
+          "data",
+          (chunk: Uint8Array) => options.onOutput?.(decoder.decode(chunk, { stream: true })),
+        );
+      }
+    },
+  });
+  const url = await mf.ready;
+  const close = () => mf.dispose();
+  return { url, close, [Symbol.asyncDispose]: close };
+}

@@ -1,0 +1,41 @@
+/**
+ * The upstream `fetch` of the Deno entry. Deno's `fetch` (2.x) decodes a `gzip` or `br` body by
+ * itself unless the request's `Accept-Encoding` is `identity`, yet keeps `Content-Encoding` and
+ * `Content-Length` as the upstream sent them: passed on as is, the client gets plain bytes
+ * labelled gzip. workerd re-encodes by `Content-Encoding` when it sends a response, so its entry
+ * needs none of this.
+ */
+
+/** The codings Deno's fetch decodes: one coding, matched case-insensitively; lists are left. */
+const DECODED_CODINGS: ReadonlySet<string> = new Set(["gzip", "br"]);
+
+/**
+ * `fetch`, with the headers of a body Deno has decoded describing the decoded body: no
+ * `Content-Encoding`, no `Content-Length` and a weak `ETag` (the representation changed).
+ * `Deno.serve` compresses the response again for clients that accept it.
+ */
+export async function fetchDecoded(
+  input: RequestInfo | URL,
+  init?: RequestInit,
+): Promise<Response> {
+  const request = new Request(input, init);
+  const response = await fetch(request);
+  if (!decodedByDeno(request, response)) return response;
+  const headers = new Headers(response.headers);
+  headers.delete("content-encoding");
+  headers.delete("content-length");
+  const etag = headers.get("etag");
+  if (etag !== null && !etag.startsWith("W/")) headers.set("etag", `W/${etag}`);
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers,
+  });
+}
+
+function decodedByDeno(request: Request, response: Response): boolean {
+  const coding = response.headers.get("content-encoding")?.trim().toLowerCase();
+  const accepted = request.headers.get("accept-encoding")?.trim().toLowerCase();
+  return response.body !== null && coding !== undefined && DECODED_CODINGS.has(coding) &&
+    accepted !== "identity";
+}

@@ -1,0 +1,378 @@
+/**
+ * `deno task dev` as a user runs it: the task itself in a subprocess (viewer, demo service and the
+ * proxy Worker in workerd), driven with real requests, read through its terminal output and the
+ * viewer's API, then stopped with SIGINT.
+ */
+import assert from "node:assert/strict";
+
+const ROOT = new URL("../../", import.meta.url);
+const READY = "tracegate dev is ready";
+const START_TIMEOUT_MS = 120_000;
+const TRACE_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 30_000;
+
+interface DevUrls {
+  readonly viewer: string;
+  readonly proxy: string;
+  readonly demo: string;
+}
+
+interface Waiter {
+  check(): void;
+  fail(error: Error): void;
+}
+
+/** The running task, its output as it arrives, and the URLs its banner printed. */
+class DevTask implements AsyncDisposable {
+  stdout = "";
+  stderr = "";
+  urls: DevUrls | undefined;
+  readonly #child: Deno.ChildProcess;
+  readonly #waiters = new Set<Waiter>();
+  readonly #reading: Promise<void>;
+  #ended = false;
+
+  constructor(env: Record<string, string>) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["task", "dev"],
+      cwd: ROOT,
+      env,
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#reading = Promise.all([
+      this.#read(this.#child.stdout, (text) => (this.stdout += text)),
+      this.#read(this.#child.stderr, (text) => (this.stderr += text)),
+    ]).then(() => {
+      this.#ended = true;
+      for (const waiter of this.#waiters) waiter.check();
+    });
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  async #read(stream: ReadableStream<Uint8Array>, append: (text: string) => void) {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      append(text);
+      for (const waiter of this.#waiters) waiter.check();
+    }
+  }
+
+  /** Resolves with `find(stdout)` once it is defined; bounded, and failing if the task ends. */
+  waitForOutput<T>(find: (stdout: string) => T | undefined, what: string, timeoutMs: number) {
+    return new Promise<T>((resolve, reject) => {
+      const waiter: Waiter = {
+        check: () => {
+          const found = find(this.stdout);
+          if (found !== undefined) done(() => resolve(found));
+          else if (this.#ended) waiter.fail(new Error(`the task ended before ${what}`));
+        },
+        fail: (error) => done(() => reject(new Error(`${error.message}\n${this.transcript()}`))),
+      };
+      const timer = setTimeout(
+        () => waiter.fail(new Error(`no ${what} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const done = (settle: () => void) => {
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        settle();
+      };
+      this.#waiters.add(waiter);
+      waiter.check();
+    });
+  }
+
+  transcript(): string {
+    return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`;
+  }
+
+  /** Sends `signal` and waits for the task to exit and its output to end. */
+  async stop(signal: Deno.Signal): Promise<Deno.CommandStatus> {
+    this.#child.kill(signal);
+    const status = await this.#child.status;
+    await this.#reading;
+    return status;
+  }
+
+  async [Symbol.asyncDispose]() {
+    if (this.#ended) return;
+    this.#child.kill("SIGINT");
+    const killer = setTimeout(() => this.#child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+    await this.#child.status;
+    clearTimeout(killer);
+    await this.#reading;
+  }
+}
+
+/** Free ports on 127.0.0.1, distinct: all held at once, then released. */
+function freePorts(count: number): number[] {
+  const listeners = Array.from(
+    { length: count },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((listener) => (listener.addr as Deno.NetAddr).port);
+  for (const listener of listeners) listener.close();
+  return ports;
+}
+
+/** The environment minus any tracing settings of the machine running the tests. */
+function cleanEnv(): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) => !/^(OTEL|TRACEGATE)_/.test(name)),
+  );
+}
+
+/** The URLs of the banner, once the ready line is printed. */
+function bannerUrls(stdout: string): DevUrls | undefined {
+  if (!stdout.includes(READY)) return undefined;
+  const url = (name: string) => new RegExp(`^\\s+${name}\\s+(http://\\S+)`, "m").exec(stdout)?.[1];
+  const [viewer, proxy, demo] = [url("viewer"), url("proxy"), url("demo")];
+  assert.ok(viewer && proxy && demo, `the banner names the three URLs:\n${stdout}`);
+  return { viewer, proxy, demo };
+}
+
+/**
+ * The span lines of the last tree printed for `traceId` (its header line names the trace; the
+ * span lines follow until a blank line), once that tree has `spans` lines.
+ */
+function printedTree(traceId: string, spans: number) {
+  return (stdout: string): string[] | undefined => {
+    const lines = stdout.split("\n");
+    const header = lines.findLastIndex((line) => line.includes(`trace ${traceId}`));
+    if (header < 0) return undefined;
+    const end = lines.indexOf("", header + 1);
+    if (end < 0) return undefined;
+    const tree = lines.slice(header + 1, end);
+    return tree.length === spans ? tree : undefined;
+  };
+}
+
+interface ApiSpan {
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: string;
+  service: string;
+  depth: number;
+  attributes: Record<string, unknown>;
+  status: { code: string; message: string };
+  events: { name: string; attributes: Record<string, unknown> }[];
+}
+
+async function viewerTrace(viewer: string, traceId: string): Promise<ApiSpan[]> {
+  const response = await fetch(`${viewer}/api/traces/${traceId}`);
+  assert.equal(response.status, 200, `the viewer holds trace ${traceId}`);
+  const { spans } = await response.json() as { spans: ApiSpan[] };
+  return spans;
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)))
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+interface ProcessInfo {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly args: string;
+}
+
+/** Live processes (zombies, already exited, are left out). */
+async function processes(): Promise<ProcessInfo[]> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-A", "-o", "pid=,ppid=,stat=,args="],
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").flatMap((line) => {
+    const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line);
+    if (!match || match[3].startsWith("Z")) return [];
+    return [{ pid: Number(match[1]), ppid: Number(match[2]), args: match[4] }];
+  });
+}
+
+function descendantsOf(pid: number, all: readonly ProcessInfo[]): ProcessInfo[] {
+  const found: ProcessInfo[] = [];
+  const parents = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const info of all) {
+      if (parents.has(info.ppid) && !parents.has(info.pid)) {
+        parents.add(info.pid);
+        found.push(info);
+        grew = true;
+      }
+    }
+  }
+  return found;
+}
+
+function isListening(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return false;
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) return true;
+    throw error;
+  }
+}
+
+Deno.test("deno task dev: traces flow through the proxy and the demo to the viewer", async (t) => {
+  const [viewerPort, proxyPort, demoPort] = freePorts(3);
+  await using dev = new DevTask({
+    ...cleanEnv(),
+    NO_COLOR: "1",
+    TRACEGATE_DEV_VIEWER_PORT: String(viewerPort),
+    TRACEGATE_DEV_PROXY_PORT: String(proxyPort),
+    TRACEGATE_DEV_DEMO_PORT: String(demoPort),
+  });
+  const urls = await dev.waitForOutput(bannerUrls, "ready line", START_TIMEOUT_MS);
+
+  await t.step("the banner names the URLs on the ports given, and ready-to-paste curls", () => {
+    assert.deepEqual(urls, {
+      viewer: `http://127.0.0.1:${viewerPort}`,
+      proxy: `http://127.0.0.1:${proxyPort}`,
+      demo: `http://127.0.0.1:${demoPort}`,
+    });
+    assert.match(
+      dev.stdout,
+      new RegExp(
+        `curl -i -H 'traceparent: 00-[0-9a-f]{32}-[0-9a-f]{16}-01' ${urls.proxy}/orders/42`,
+      ),
+    );
+    assert.ok(
+      dev.stdout.includes(`curl -i -H 'x-tracegate-force: dev-token'`),
+      "the second curl carries the force header with the local token",
+    );
+  });
+
+  await t.step(
+    "a sampled traceparent to the nested route: the whole chain, rightly parented",
+    async () => {
+      const traceId = randomHex(16);
+      const callerSpan = randomHex(8);
+      const response = await fetch(`${urls.proxy}/orders/42`, {
+        headers: { traceparent: `00-${traceId}-${callerSpan}-01` },
+      });
+      assert.equal(response.status, 200);
+      assert.deepEqual((await response.json()).inventory, { item: "42", inStock: 7 });
+
+      const tree = await dev.waitForOutput(
+        printedTree(traceId, 5),
+        "5-span tree",
+        TRACE_TIMEOUT_MS,
+      );
+      const spans = await viewerTrace(urls.viewer, traceId);
+      assert.deepEqual(
+        spans.map(({ service, kind }) => `${service} ${kind}`),
+        [
+          "tracegate-proxy SERVER",
+          "tracegate-proxy CLIENT",
+          "demo-service SERVER",
+          "demo-service CLIENT",
+          "demo-service SERVER",
+        ],
+      );
+      const [edge, forward, orders, call, inventory] = spans;
+      assert.equal(edge.parentSpanId, callerSpan, "the proxy continues the caller's trace");
+      assert.equal(forward.parentSpanId, edge.spanId);
+      assert.equal(orders.parentSpanId, forward.spanId);
+      assert.equal(call.parentSpanId, orders.spanId);
+      assert.equal(inventory.parentSpanId, call.spanId);
+      assert.equal(orders.attributes["http.route"], "/orders/:id");
+      assert.equal(inventory.attributes["http.route"], "/inventory/:id");
+      assert.deepEqual(spans.map((span) => span.depth), [0, 1, 2, 3, 4]);
+
+      // The terminal printed the same spans in the same order, each indented under its parent.
+      const indents = tree.map((line, index) => {
+        const at = line.indexOf(`${spans[index].service}  ${spans[index].name}  `);
+        assert.ok(
+          at >= 0,
+          `line ${index} shows ${spans[index].service} ${spans[index].name}: ${line}`,
+        );
+        return at;
+      });
+      for (let index = 1; index < indents.length; index++) {
+        assert.ok(
+          indents[index] > indents[index - 1],
+          `line ${index} is indented deeper:\n${tree.join("\n")}`,
+        );
+      }
+    },
+  );
+
+  await t.step(
+    "the force header on the failing route: every span of the trace is an error",
+    async () => {
+      const response = await fetch(`${urls.proxy}/fail`, {
+        headers: { "x-tracegate-force": "dev-token" },
+      });
+      assert.equal(response.status, 500);
+      await response.body?.cancel();
+      const handedBack = /traceparent;desc="00-([0-9a-f]{32})-/.exec(
+        response.headers.get("server-timing") ?? "",
+      );
+      assert.ok(handedBack, "the proxy hands the trace back in Server-Timing");
+      const traceId = handedBack[1];
+
+      await dev.waitForOutput(printedTree(traceId, 3), "3-span tree", TRACE_TIMEOUT_MS);
+      const spans = await viewerTrace(urls.viewer, traceId);
+      assert.deepEqual(
+        spans.map(({ service, kind, status }) => `${service} ${kind} ${status.code}`),
+        [
+          "tracegate-proxy SERVER ERROR",
+          "tracegate-proxy CLIENT ERROR",
+          "demo-service SERVER ERROR",
+        ],
+      );
+      const thrown = spans[2].events.find((event) => event.name === "exception");
+      assert.match(String(thrown?.attributes["exception.message"]), /demo failure/);
+    },
+  );
+
+  await t.step("baggage crosses the proxy: the demo echoes user.id and records it", async () => {
+    const response = await fetch(`${urls.proxy}/whoami`, {
+      headers: { "x-tracegate-force": "dev-token", baggage: "user.id=ada" },
+    });
+    assert.deepEqual(await response.json(), { userId: "ada" });
+    const traceId = /traceparent;desc="00-([0-9a-f]{32})-/.exec(
+      response.headers.get("server-timing") ?? "",
+    )?.[1];
+    assert.ok(traceId);
+    await dev.waitForOutput(printedTree(traceId, 3), "3-span tree", TRACE_TIMEOUT_MS);
+    const demoSpan = (await viewerTrace(urls.viewer, traceId))
+      .find((span) => span.service === "demo-service");
+    assert.equal(demoSpan?.attributes["user.id"], "ada");
+  });
+
+  await t.step("SIGINT stops everything: no process left behind, every port free", async () => {
+    const running = descendantsOf(dev.pid, await processes());
+    const workerd = running.find((info) =>
+      /workerd/.test(info.args) && info.args.includes(`127.0.0.1:${proxyPort}`)
+    );
+    const main = running.find((info) => info.args.includes("dev/main.ts"));
+    assert.ok(
+      workerd,
+      `workerd serves the proxy port:\n${running.map((info) => info.args).join("\n")}`,
+    );
+    assert.ok(main, "the task runs dev/main.ts");
+    assert.ok([viewerPort, proxyPort, demoPort].every(isListening));
+
+    const status = await dev.stop("SIGINT");
+    assert.equal(status.code, 0, dev.transcript());
+    assert.match(dev.stdout, /tracegate dev: stopped/);
+
+    const left = (await processes()).filter((info) =>
+      running.some((before) => before.pid === info.pid && before.args === info.args) ||
+      (/workerd/.test(info.args) && info.args.includes(`127.0.0.1:${proxyPort}`))
+    );
+    assert.deepEqual(left, [], "no process of the task remains");
+    for (const port of [viewerPort, proxyPort, demoPort]) {
+      assert.equal(isListening(port), false, `port ${port} is free again`);
+    }
+  });
+});

@@ -1,0 +1,52 @@
+/**
+ * Large bodies for tests without holding them in memory: deterministic pseudo-random bytes
+ * generated chunk by chunk as they are read, and SHA-256 computed incrementally as they stream.
+ */
+import { createHash } from "node:crypto";
+
+const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * `total` bytes from a xorshift32 generator seeded with `seed`, made one 64 KiB chunk per read:
+ * the same seed and length always give the same bytes, and reordered or repeated chunks change
+ * the hash (unlike a constant fill).
+ */
+export function patternStream(total: number, seed = 1): ReadableStream<Uint8Array<ArrayBuffer>> {
+  let state = seed >>> 0 || 1;
+  let produced = 0;
+  return new ReadableStream({
+    pull(controller) {
+      const size = Math.min(CHUNK_BYTES, total - produced);
+      if (size <= 0) {
+        controller.close();
+        return;
+      }
+      const words = new Uint32Array(Math.ceil(size / 4));
+      for (let i = 0; i < words.length; i++) {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        words[i] = state;
+      }
+      produced += size;
+      controller.enqueue(new Uint8Array(words.buffer, 0, size));
+    },
+  }, { highWaterMark: 0 });
+}
+
+export interface StreamDigest {
+  readonly bytes: number;
+  /** Lower-case hex. */
+  readonly sha256: string;
+}
+
+/** Reads `stream` to the end, hashing each chunk as it arrives. */
+export async function digestStream(stream: ReadableStream<Uint8Array>): Promise<StreamDigest> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    bytes += chunk.byteLength;
+  }
+  return { bytes, sha256: hash.digest("hex") };
+}

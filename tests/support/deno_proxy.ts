@@ -1,0 +1,96 @@
+/**
+ * The proxy's Deno entry as a real child process, run as `deno task proxy:deno` runs it (with the
+ * task's permission flags, read from deno.json) on a port the OS picks; its address is parsed from
+ * the line the entry prints once it listens.
+ */
+import meta from "../../deno.json" with { type: "json" };
+
+const ROOT = new URL("../../", import.meta.url);
+const LISTENING = /tracegate proxy listening on (http:\/\/\S+)/;
+/** Bounds the start of the child (a cold npm cache makes it slow), not a synchronisation wait. */
+const START_TIMEOUT_MS = 30_000;
+/** What the child needs from this environment to find deno's cache; nothing else leaks in. */
+const INHERITED = ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME"];
+
+export interface DenoProxy extends AsyncDisposable {
+  /** e.g. `http://127.0.0.1:40123` */
+  readonly url: string;
+  readonly port: number;
+  /** Everything the child has written to stderr so far. */
+  readonly stderr: string;
+  /** Sends `signal` and resolves with the exit status once the child has exited. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Starts the entry with exactly `env` (plus what deno itself needs) and waits until it listens. */
+export async function startDenoProxy(env: Record<string, string>): Promise<DenoProxy> {
+  const [program, ...args] = meta.tasks["proxy:deno"].split(/\s+/);
+  if (program !== "deno") throw new Error(`proxy:deno does not run deno: ${program}`);
+  const inherited = Object.fromEntries(
+    INHERITED.flatMap((name) => {
+      const value = Deno.env.get(name);
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    clearEnv: true,
+    env: { ...inherited, NO_COLOR: "1", TRACEGATE_PORT: "0", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+
+  let stderr = "";
+  const listening = Promise.withResolvers<string>();
+  // Drained to the end, so the child never blocks on a full pipe.
+  const drained = (async () => {
+    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderr += text;
+      const match = LISTENING.exec(stderr);
+      if (match) listening.resolve(match[1]);
+    }
+    listening.reject(new Error(`the proxy exited before listening:\n${stderr}`));
+  })();
+
+  let exited: Promise<Deno.CommandStatus> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") => {
+    exited ??= (async () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // It has exited already: its status says how.
+      }
+      const status = await child.status;
+      await drained;
+      return status;
+    })();
+    return exited;
+  };
+
+  const timer = setTimeout(
+    () => listening.reject(new Error(`the proxy did not listen within ${START_TIMEOUT_MS} ms`)),
+    START_TIMEOUT_MS,
+  );
+  let url: string;
+  try {
+    url = await listening.promise;
+  } catch (error) {
+    await stop("SIGKILL");
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+  return {
+    url,
+    port: Number(new URL(url).port),
+    get stderr() {
+      return stderr;
+    },
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      await stop();
+    },
+  };
+}

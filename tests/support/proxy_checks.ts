@@ -1,0 +1,100 @@
+/**
+ * What the proxy tests (Deno entry and Worker) share to drive a proxy and check what it did: caller
+ * trace contexts, span look-ups by request id, a strict reading of the `traceparent` an upstream
+ * received, and a WebSocket client that keeps what it receives.
+ */
+import assert from "node:assert/strict";
+import type { DecodedSpan } from "../../viewer/otlp.ts";
+
+export const REQUEST_ID_ATTRIBUTE = "http.request.id";
+export const KEPT_BY_ATTRIBUTE = "tracegate.sampling.kept_by";
+/** How long a test WebSocket may stay open. */
+const WS_DEADLINE_MS = 10_000;
+
+/** `bytes` random bytes as lower-case hex. */
+export function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** A caller's span: fresh random ids and the `traceparent` it sends with the given flags. */
+export function caller(flags: "00" | "01") {
+  const traceId = randomHex(16);
+  const spanId = randomHex(8);
+  return { traceId, spanId, traceparent: `00-${traceId}-${spanId}-${flags}` };
+}
+
+export const serviceOf = (span: DecodedSpan) => span.resourceAttributes["service.name"];
+
+export const withRequestId = (spans: readonly DecodedSpan[], id: string) =>
+  spans.filter((span) => span.attributes[REQUEST_ID_ATTRIBUTE] === id);
+
+export interface ForwardedTraceparent {
+  readonly traceId: string;
+  readonly parentId: string;
+  readonly sampled: boolean;
+}
+
+/**
+ * The `traceparent` a proxy sent on, which must be one valid version-00 value (W3C Trace Context:
+ * lower-case hex, non-zero ids); fails the test otherwise.
+ */
+export function forwardedTraceparent(headers: Headers): ForwardedTraceparent {
+  const value = headers.get("traceparent");
+  const match = value?.match(/^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/);
+  assert.ok(match, `not one valid traceparent: ${JSON.stringify(value)}`);
+  const [, traceId, parentId, flags] = match;
+  assert.ok(!/^0+$/.test(traceId) && !/^0+$/.test(parentId), `zero id in ${value}`);
+  return { traceId, parentId, sampled: (parseInt(flags, 16) & 1) === 1 };
+}
+
+/**
+ * A WebSocket client that keeps what it receives. It fails rather than hangs: past a deadline its
+ * promises reject, since a bridge that loses a close would otherwise leave the test waiting.
+ */
+export function webSocketClient(
+  url: string,
+  headers: HeadersInit = {},
+  protocols: string[] = [],
+) {
+  const socket = new WebSocket(url, { headers, protocols });
+  socket.binaryType = "arraybuffer";
+  const messages: (string | ArrayBuffer)[] = [];
+  const opened = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<CloseEvent>();
+  const checks = new Set<() => void>();
+  let over = false;
+  const finish = (settle: () => void) => {
+    over = true;
+    clearTimeout(deadline);
+    settle();
+    opened.reject(new Error(`the WebSocket to ${url} closed before it opened`));
+    for (const check of [...checks]) check();
+  };
+  const deadline = setTimeout(() => {
+    finish(() => closed.reject(new Error(`${url} still open after ${WS_DEADLINE_MS} ms`)));
+    socket.close();
+  }, WS_DEADLINE_MS);
+  socket.onopen = () => opened.resolve();
+  socket.onmessage = (event) => {
+    messages.push(event.data);
+    for (const check of [...checks]) check();
+  };
+  socket.onclose = (event) => finish(() => closed.resolve(event));
+
+  /** Resolves once `count` messages have arrived; rejects if the socket closes first. */
+  const received = (count: number) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (messages.length < count && !over) return;
+        checks.delete(check);
+        if (messages.length >= count) resolve();
+        else reject(new Error(`closed after ${messages.length} of ${count} messages`));
+      };
+      checks.add(check);
+      check();
+    });
+  return { socket, messages, opened: opened.promise, received, closed: closed.promise };
+}
