@@ -5,6 +5,8 @@
  *
  * Writes a screenshot to test-artifacts/viewer.png, and to docs/waterfall.png (the README's) when
  * UPDATE_DOCS_SCREENSHOT=1. Fails when Chromium is missing unless TRACEGATE_SKIP_BROWSER=1.
+ * Run by `deno task test:browser` (and `.ci/run`, which installs Debian's chromium first), apart
+ * from `deno task test`, which must pass on a machine with only Node and npm.
  */
 import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
