@@ -174,21 +174,37 @@ async function gunzip(body: Uint8Array, maxBytes: number): Promise<Uint8Array> {
       controller.close();
     },
   });
-  const reader = compressed.pipeThrough(new DecompressionStream("gzip")).getReader();
+  try {
+    return await readBounded(
+      compressed.pipeThrough(new DecompressionStream("gzip")),
+      maxBytes,
+      "decompressed",
+    );
+  } catch (error) {
+    if (error instanceof OtlpPayloadTooLargeError) throw error;
+    throw new OtlpDecodeError(`gzip body could not be decompressed: ${errorMessage(error)}`);
+  }
+}
+
+/**
+ * Reads `stream` to the end, giving up (and cancelling it) as soon as it exceeds `maxBytes`, so
+ * an oversized body is never held whole.
+ *
+ * @throws OtlpPayloadTooLargeError past the limit, naming `stage`; a failed read as it failed.
+ */
+export async function readBounded(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  stage: OtlpPayloadTooLargeError["stage"],
+): Promise<Uint8Array> {
+  const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (error) {
-      throw new OtlpDecodeError(`gzip body could not be decompressed: ${errorMessage(error)}`);
-    }
-    if (chunk.done) break;
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
     total += chunk.value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();
-      throw new OtlpPayloadTooLargeError(maxBytes, "decompressed");
+      throw new OtlpPayloadTooLargeError(maxBytes, stage);
     }
     chunks.push(chunk.value);
   }

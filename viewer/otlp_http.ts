@@ -11,6 +11,7 @@ import {
   type OtlpFormat,
   OtlpPayloadTooLargeError,
   OtlpUnsupportedMediaTypeError,
+  readBounded,
 } from "./otlp.ts";
 
 export const TRACES_PATH = "/v1/traces";
@@ -43,8 +44,8 @@ function refusalFor(error: unknown): ExportOutcome {
 }
 
 /**
- * Reads a request body, giving up as soon as it exceeds `maxBytes` so an oversized body is never
- * held whole.
+ * Reads a request body within `maxBytes` (see readBounded); one whose Content-Length is already
+ * past the limit is refused unread.
  *
  * @throws OtlpPayloadTooLargeError past the limit.
  */
@@ -54,21 +55,7 @@ export async function readBoundedBody(request: Request, maxBytes: number): Promi
     await request.body?.cancel();
     throw new OtlpPayloadTooLargeError(maxBytes, "received");
   }
-  if (!request.body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of request.body) {
-    total += chunk.byteLength;
-    if (total > maxBytes) throw new OtlpPayloadTooLargeError(maxBytes, "received");
-    chunks.push(chunk);
-  }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return request.body ? await readBounded(request.body, maxBytes, "received") : new Uint8Array();
 }
 
 /** Reads and decodes an export request, within the limit. */

@@ -11,7 +11,9 @@ import { startDenoProxy } from "../support/deno_proxy.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import {
   caller,
+  inTrace,
   KEPT_BY_ATTRIBUTE,
+  only,
   serviceOf,
   webSocketClient,
   withRequestId,
@@ -25,23 +27,6 @@ const UPSTREAM_SERVICE = "upstream";
 const FORCE_TOKEN = "open-sesame";
 const FIFTY_MB = 50 * 1024 * 1024;
 const COMPRESSIBLE = "tracegate compresses well. ".repeat(400);
-
-const inTrace = (spans: readonly DecodedSpan[], traceId: string) =>
-  spans.filter((span) => span.traceId === traceId);
-
-/** The one span in `spans` of `service` and `kind` (and `name`, if given). */
-function only(
-  spans: readonly DecodedSpan[],
-  service: string,
-  kind: DecodedSpan["kind"],
-  name?: string,
-): DecodedSpan {
-  const found = spans.filter((span) =>
-    serviceOf(span) === service && span.kind === kind && (name === undefined || span.name === name)
-  );
-  assert.equal(found.length, 1, `one ${service} ${kind} ${name ?? ""} span, got ${found.length}`);
-  return found[0];
-}
 
 /**
  * A small upstream for what the shared app does not answer: compressed bodies (as a server that
@@ -135,6 +120,21 @@ function barrier(proxyUrl: string, receiver: OtlpReceiver) {
   };
 }
 
+/** The spans of trace `traceId`, once at least `count` have arrived. */
+async function traceSpans(receiver: OtlpReceiver, traceId: string, count: number) {
+  return inTrace(
+    await receiver.waitForSpans((all) => inTrace(all, traceId).length >= count),
+    traceId,
+  );
+}
+
+/** The spans of request `id`, once the proxy's SERVER span (the last to end) has arrived. */
+async function requestSpans(receiver: OtlpReceiver, id: string): Promise<DecodedSpan[]> {
+  const serverArrived = (spans: readonly DecodedSpan[]) =>
+    withRequestId(spans, id).some((span) => span.kind === "SERVER");
+  return withRequestId(await receiver.waitForSpans(serverArrived), id);
+}
+
 async function assertNotTraced(
   receiver: OtlpReceiver,
   waitForEarlierSpans: () => Promise<void>,
@@ -169,10 +169,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
       assert.equal(response.status, 200);
       assert.equal(body.second, "second");
 
-      const spans = inTrace(
-        await receiver.waitForSpans((all) => inTrace(all, call.traceId).length >= 5),
-        call.traceId,
-      );
+      const spans = await traceSpans(receiver, call.traceId, 5);
       const proxyServer = only(spans, PROXY_SERVICE, "SERVER");
       const proxyClient = only(spans, PROXY_SERVICE, "CLIENT");
       const upstreamServer = only(spans, UPSTREAM_SERVICE, "SERVER", "GET /chain");
@@ -258,12 +255,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
     });
     assert.equal(response.status, 500);
     await response.arrayBuffer();
-    const spans = withRequestId(
-      await receiver.waitForSpans((all) =>
-        withRequestId(all, "upstream-500").some((span) => span.kind === "SERVER")
-      ),
-      "upstream-500",
-    );
+    const spans = await requestSpans(receiver, "upstream-500");
     const server = only(spans, PROXY_SERVICE, "SERVER");
     assert.equal(server.attributes[KEPT_BY_ATTRIBUTE], "error");
     assert.equal(server.attributes["http.response.status_code"], 500);
@@ -282,12 +274,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
     const response = await fetch(`${proxy.url}/down/x`, { headers: { "x-request-id": "down" } });
     assert.equal(response.status, 502);
     assert.match(await response.text(), /is unreachable\nrequest id: down\n/);
-    const spans = withRequestId(
-      await receiver.waitForSpans((all) =>
-        withRequestId(all, "down").some((span) => span.kind === "SERVER")
-      ),
-      "down",
-    );
+    const spans = await requestSpans(receiver, "down");
     const server = only(spans, PROXY_SERVICE, "SERVER");
     assert.equal(server.attributes[KEPT_BY_ATTRIBUTE], "upstream_failure");
     assert.equal(server.attributes["http.response.status_code"], 502);
@@ -387,10 +374,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
       assert.equal(response.status, 405, method);
       assert.match(response.body, new RegExp(`does not forward ${method} requests`));
       assert.match(response.headers.get("allow") ?? "", /GET/);
-      const spans = inTrace(
-        await receiver.waitForSpans((all) => inTrace(all, call.traceId).length > 0),
-        call.traceId,
-      );
+      const spans = await traceSpans(receiver, call.traceId, 1);
       // The CLIENT span would end first, so it would have arrived with the SERVER span.
       assert.deepEqual(spans.map((span) => span.kind), ["SERVER"], method);
       assert.equal(spans[0].name, spanName);
@@ -421,10 +405,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
       const close = await client.closed;
       assert.deepEqual([close.code, close.reason], [4000, "done"]);
 
-      const spans = inTrace(
-        await receiver.waitForSpans((all) => inTrace(all, call.traceId).length >= 3),
-        call.traceId,
-      );
+      const spans = await traceSpans(receiver, call.traceId, 3);
       const server = only(spans, PROXY_SERVICE, "SERVER");
       const upstreamCall = only(spans, PROXY_SERVICE, "CLIENT");
       assert.equal(server.parentSpanId, call.spanId);
@@ -455,12 +436,7 @@ Deno.test("Deno entry: an upstream slower than the timeout is a 504", async () =
   const response = await fetch(`${proxy.url}/hang`, { headers: { "x-request-id": "hang" } });
   assert.equal(response.status, 504);
   assert.match(await response.text(), /did not answer in time\nrequest id: hang\n/);
-  const spans = withRequestId(
-    await receiver.waitForSpans((all) =>
-      withRequestId(all, "hang").some((span) => span.kind === "SERVER")
-    ),
-    "hang",
-  );
+  const spans = await requestSpans(receiver, "hang");
   assert.equal(
     only(spans, PROXY_SERVICE, "SERVER").attributes[KEPT_BY_ATTRIBUTE],
     "upstream_failure",

@@ -1,35 +1,20 @@
 import assert from "node:assert/strict";
-import { EnvReader } from "../../src/config/env.ts";
 import {
   downstreamResponse,
   errorResponse,
   fetchUpstream,
   upstreamRequest,
 } from "../../proxy/forward.ts";
-import { parseRoutes, type RouteTable, upstreamUrl } from "../../proxy/routes.ts";
+import { type RouteTable, upstreamUrl } from "../../proxy/routes.ts";
+import { sha256Of } from "../support/bytes.ts";
+import { rawHttp, rawUpstream, readUntil } from "../support/raw_client.ts";
+import { routeTable } from "../support/route_table.ts";
+import { closedPort, serve, type TestServer } from "../support/servers.ts";
 
-const HOST = "127.0.0.1";
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-function serve(handler: Deno.ServeHandler<Deno.NetAddr>): Deno.HttpServer<Deno.NetAddr> {
-  return Deno.serve({ hostname: HOST, port: 0, onListen() {} }, handler);
-}
-
-function origin(server: { readonly addr: Deno.NetAddr }): string {
-  return `http://${HOST}:${server.addr.port}`;
-}
-
-function routesFrom(env: Record<string, string>): RouteTable {
-  const reader = new EnvReader(env);
-  const routes = parseRoutes(reader);
-  assert.deepEqual(reader.errors, []);
-  assert.ok(routes);
-  return routes;
-}
 
 /** The proxy as the entry points wire it, minus tracing. */
-function startProxy(routes: RouteTable, timeoutMs = 10_000): Deno.HttpServer<Deno.NetAddr> {
+function startProxy(routes: RouteTable, timeoutMs = 10_000): TestServer {
   return serve(async (request, info) => {
     const url = new URL(request.url);
     const route = routes.match(url.host, url.pathname);
@@ -58,76 +43,6 @@ function rawTarget(request: Request): string {
   return request.url.slice(request.url.indexOf("/", "http://".length));
 }
 
-interface RawResponse {
-  status: number;
-  headers: Headers;
-  body: string;
-}
-
-/** Sends bytes as they are (no client normalisation) and reads the answer until the server closes. */
-async function rawHttp(port: number, head: string): Promise<RawResponse> {
-  const conn = await Deno.connect({ hostname: HOST, port });
-  try {
-    await conn.write(encoder.encode(head));
-    const text = decoder.decode(await readUntil(conn, () => false));
-    const [headText, ...rest] = text.split("\r\n\r\n");
-    const [statusLine, ...lines] = headText.split("\r\n");
-    const headers = new Headers();
-    for (const line of lines) {
-      const colon = line.indexOf(":");
-      headers.append(line.slice(0, colon), line.slice(colon + 1).trim());
-    }
-    return { status: Number(statusLine.split(" ")[1]), headers, body: rest.join("\r\n\r\n") };
-  } finally {
-    conn.close();
-  }
-}
-
-/** Reads until `done(bytesSoFar)` or end of stream, at most 16 MiB. */
-async function readUntil(conn: Deno.Conn, done: (bytes: Uint8Array) => boolean) {
-  let bytes = new Uint8Array(0);
-  const buffer = new Uint8Array(64 * 1024);
-  while (bytes.length < 16 * 1024 * 1024 && !done(bytes)) {
-    const count = await conn.read(buffer);
-    if (count === null) break;
-    bytes = concat([bytes, buffer.subarray(0, count)]);
-  }
-  return bytes;
-}
-
-function headComplete(bytes: Uint8Array): boolean {
-  return decoder.decode(bytes).includes("\r\n\r\n");
-}
-
-function concat(chunks: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const all = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
-}
-
-/**
- * A one-connection HTTP server on a raw socket, to see request headers exactly as they arrive on
- * the wire and to send response headers Deno.serve would not let through.
- */
-function rawUpstream(respond: (conn: Deno.Conn, head: string) => Promise<void>) {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const served = (async () => {
-    const conn = await listener.accept();
-    try {
-      const head = decoder.decode(await readUntil(conn, headComplete)).split("\r\n\r\n")[0];
-      await respond(conn, head);
-      return head;
-    } finally {
-      conn.close();
-    }
-  })();
-  return { listener, served };
-}
-
 /** Header lines as `name: value` with lower-cased names. */
 function headerLines(head: string): string[] {
   return head.split("\r\n").slice(1).map((line) => {
@@ -136,9 +51,16 @@ function headerLines(head: string): string[] {
   });
 }
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+/** A body that sends its first chunk, then the rest once `gate` resolves. */
+function heldBack(chunks: readonly Uint8Array[], gate: Promise<void>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(chunks[0]);
+      await gate;
+      for (const chunk of chunks.slice(1)) controller.enqueue(chunk);
+      controller.close();
+    },
+  });
 }
 
 /** Fails instead of hanging when a streaming handshake never completes (i.e. a body is buffered). */
@@ -156,110 +78,109 @@ async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Prom
 
 Deno.test("nothing in the request can steer the proxy to an unconfigured host", async (t) => {
   const attackerHits: string[] = [];
-  const attacker = serve((request) => {
+  await using attacker = serve((request) => {
     attackerHits.push(request.url);
     return new Response("attacker");
   });
   const seen: string[] = [];
-  const web = serve((request) => {
+  await using web = serve((request) => {
     seen.push(`web ${rawTarget(request)}`);
     return new Response("web");
   });
-  const api = serve((request) => {
+  await using api = serve((request) => {
     seen.push(`api ${rawTarget(request)}`);
     return new Response("api");
   });
-  const proxy = startProxy(routesFrom({
-    TRACEGATE_ROUTES: `/=${origin(web)}, /api=${origin(api)}/v1`,
+  await using proxy = startProxy(routeTable({
+    TRACEGATE_ROUTES: `/=${web.url}, /api=${api.url}/v1`,
   }));
-  const evil = `${HOST}:${attacker.addr.port}`;
-  const proxyHost = `${HOST}:${proxy.addr.port}`;
-  const cases: [name: string, requestLine: string, host: string, expected: string | 404][] = [
-    ["forged Host", "GET /x HTTP/1.1", evil, "web /x"],
-    ["forged Host with path", "GET /x HTTP/1.1", `${evil}/api`, "api /v1/api/x"],
-    ["absolute-form target", `GET http://${evil}/abs HTTP/1.1`, proxyHost, "web /abs"],
-    ["absolute-form to the api", `GET http://${evil}/api/a HTTP/1.1`, evil, "api /v1/api/a"],
-    ["protocol-relative path", `GET //${evil}/x HTTP/1.1`, proxyHost, `web //${evil}/x`],
-    ["triple slash path", `GET ///${evil}/x HTTP/1.1`, proxyHost, `web ///${evil}/x`],
-    ["encoded slashes", `GET /%2F%2F${evil}/x HTTP/1.1`, proxyHost, `web /%2F%2F${evil}/x`],
-    ["encoded backslashes", `GET /%5C%5C${evil}/x HTTP/1.1`, proxyHost, `web /%5C%5C${evil}/x`],
-    ["encoded slash out of /api", "GET /api/..%2Fadmin HTTP/1.1", proxyHost, 404],
-    ["encoded backslash out of /api", "GET /api/..%5cadmin HTTP/1.1", proxyHost, 404],
-    ["encoded slash inside /api", "GET /api/a%2Fb HTTP/1.1", proxyHost, "api /v1/api/a%2Fb"],
-    ["dot segments", "GET /api/../admin HTTP/1.1", proxyHost, "web /admin"],
-    ["encoded dot segments", "GET /api/%2e%2E/admin HTTP/1.1", proxyHost, "web /admin"],
-    ["dot segments into /api", "GET /x/%2e%2e/api/y?q=1 HTTP/1.1", proxyHost, "api /v1/api/y?q=1"],
-    ["dot segments above root", "GET /../../x HTTP/1.1", proxyHost, "web /x"],
+  const evil = new URL(attacker.url).host;
+  const proxyHost = new URL(proxy.url).host;
+  const cases: [name: string, target: string, host: string, expected: string | 404][] = [
+    ["forged Host", "/x", evil, "web /x"],
+    ["forged Host with path", "/x", `${evil}/api`, "api /v1/api/x"],
+    ["absolute-form target", `http://${evil}/abs`, proxyHost, "web /abs"],
+    ["absolute-form to the api", `http://${evil}/api/a`, evil, "api /v1/api/a"],
+    ["protocol-relative path", `//${evil}/x`, proxyHost, `web //${evil}/x`],
+    ["triple slash path", `///${evil}/x`, proxyHost, `web ///${evil}/x`],
+    ["encoded slashes", `/%2F%2F${evil}/x`, proxyHost, `web /%2F%2F${evil}/x`],
+    ["encoded backslashes", `/%5C%5C${evil}/x`, proxyHost, `web /%5C%5C${evil}/x`],
+    ["encoded slash out of /api", "/api/..%2Fadmin", proxyHost, 404],
+    ["encoded backslash out of /api", "/api/..%5cadmin", proxyHost, 404],
+    ["encoded slash inside /api", "/api/a%2Fb", proxyHost, "api /v1/api/a%2Fb"],
+    ["dot segments", "/api/../admin", proxyHost, "web /admin"],
+    ["encoded dot segments", "/api/%2e%2E/admin", proxyHost, "web /admin"],
+    ["dot segments into /api", "/x/%2e%2e/api/y?q=1", proxyHost, "api /v1/api/y?q=1"],
+    ["dot segments above root", "/../../x", proxyHost, "web /x"],
   ];
-  try {
-    for (const [name, requestLine, host, expected] of cases) {
-      await t.step(name, async () => {
-        seen.length = 0;
-        const response = await rawHttp(
-          proxy.addr.port,
-          `${requestLine}\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-        );
-        if (expected === 404) {
-          assert.equal(response.status, 404);
-          assert.deepEqual(seen, []);
-        } else {
-          assert.equal(response.status, 200);
-          assert.deepEqual(seen, [expected]);
-        }
-        assert.deepEqual(attackerHits, []);
-      });
-    }
-  } finally {
-    await Promise.all([proxy, web, api, attacker].map((server) => server.shutdown()));
+  for (const [name, target, host, expected] of cases) {
+    await t.step(name, async () => {
+      seen.length = 0;
+      const response = await rawHttp(proxy.port, { target, host });
+      if (expected === 404) {
+        assert.equal(response.status, 404);
+        assert.deepEqual(seen, []);
+      } else {
+        assert.equal(response.status, 200);
+        assert.deepEqual(seen, [expected]);
+      }
+      assert.deepEqual(attackerHits, []);
+    });
   }
 });
 
 Deno.test("hop-by-hop headers are dropped both ways and X-Forwarded-* extended", async () => {
-  const upstream = rawUpstream(async (conn) => {
+  using upstream = rawUpstream(async (conn) => {
     const response = "HTTP/1.1 200 OK\r\n" +
       "Connection: close, X-Up-Hop\r\nX-Up-Hop: secret\r\nKeep-Alive: timeout=5\r\n" +
       "Proxy-Authenticate: Basic\r\nProxy-Extra: 1\r\nUpgrade: h2c\r\n" +
       "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Up-Kept: yes\r\nContent-Length: 2\r\n\r\nok";
     await conn.write(encoder.encode(response));
   });
-  const proxy = startProxy(routesFrom({ TRACEGATE_UPSTREAM: origin(upstream.listener) }));
-  try {
-    const response = await rawHttp(
-      proxy.addr.port,
-      "GET /hop?x=1 HTTP/1.1\r\nHost: front.example:8443\r\n" +
-        "Connection: close, X-Client-Hop\r\nX-Client-Hop: secret\r\nKeep-Alive: timeout=5\r\n" +
-        "TE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\nProxy-Authorization: Basic eDp5\r\n" +
-        "Proxy-Connection: keep-alive\r\nX-Force-Trace: 1\r\nX-Forwarded-For: 203.0.113.7\r\n" +
-        "X-Forwarded-Proto: https\r\nX-Kept: yes\r\n\r\n",
-    );
-    const sent = headerLines(await upstream.served);
-    assert.match((await upstream.served).split("\r\n")[0], /^GET \/hop\?x=1 HTTP\/1\.1$/);
-    for (const name of ["x-client-hop", "keep-alive", "te", "trailer", "upgrade", "proxy-"]) {
-      assert.deepEqual(sent.filter((line) => line.startsWith(name)), [], name);
-    }
-    assert.deepEqual(sent.filter((line) => line.startsWith("x-force-trace")), []);
-    for (
-      const line of [
-        `host: ${HOST}:${upstream.listener.addr.port}`,
-        "x-forwarded-for: 203.0.113.7, 127.0.0.1",
-        "x-forwarded-proto: https",
-        "x-forwarded-host: front.example:8443",
-        "x-kept: yes",
-      ]
-    ) {
-      assert.ok(sent.includes(line), `${line} in\n${sent.join("\n")}`);
-    }
+  await using proxy = startProxy(routeTable({ TRACEGATE_UPSTREAM: upstream.url }));
+  // rawHttp sends its own `connection: close` line: the Connection header lists both names.
+  const response = await rawHttp(proxy.port, {
+    target: "/hop?x=1",
+    host: "front.example:8443",
+    headers: [
+      ["Connection", "X-Client-Hop"],
+      ["X-Client-Hop", "secret"],
+      ["Keep-Alive", "timeout=5"],
+      ["TE", "trailers"],
+      ["Trailer", "X-T"],
+      ["Upgrade", "h2c"],
+      ["Proxy-Authorization", "Basic eDp5"],
+      ["Proxy-Connection", "keep-alive"],
+      ["X-Force-Trace", "1"],
+      ["X-Forwarded-For", "203.0.113.7"],
+      ["X-Forwarded-Proto", "https"],
+      ["X-Kept", "yes"],
+    ],
+  });
+  const sent = headerLines(await upstream.served);
+  assert.match((await upstream.served).split("\r\n")[0], /^GET \/hop\?x=1 HTTP\/1\.1$/);
+  for (const name of ["x-client-hop", "keep-alive", "te", "trailer", "upgrade", "proxy-"]) {
+    assert.deepEqual(sent.filter((line) => line.startsWith(name)), [], name);
+  }
+  assert.deepEqual(sent.filter((line) => line.startsWith("x-force-trace")), []);
+  for (
+    const line of [
+      `host: ${new URL(upstream.url).host}`,
+      "x-forwarded-for: 203.0.113.7, 127.0.0.1",
+      "x-forwarded-proto: https",
+      "x-forwarded-host: front.example:8443",
+      "x-kept: yes",
+    ]
+  ) {
+    assert.ok(sent.includes(line), `${line} in\n${sent.join("\n")}`);
+  }
 
-    assert.equal(response.status, 200);
-    assert.equal(response.body, "ok");
-    assert.equal(response.headers.get("x-up-kept"), "yes");
-    assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
-    for (const name of ["x-up-hop", "keep-alive", "proxy-authenticate", "proxy-extra", "upgrade"]) {
-      assert.equal(response.headers.get(name), null, name);
-    }
-  } finally {
-    await proxy.shutdown();
-    upstream.listener.close();
+  assert.equal(response.status, 200);
+  assert.equal(response.body, "ok");
+  assert.equal(response.headers.get("x-up-kept"), "yes");
+  assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+  for (const name of ["x-up-hop", "keep-alive", "proxy-authenticate", "proxy-extra", "upgrade"]) {
+    assert.equal(response.headers.get(name), null, name);
   }
 });
 
@@ -359,25 +280,21 @@ Deno.test("downstreamResponse passes null-body statuses and WebSocket responses 
 
 Deno.test("a redirect is passed back, not followed", async () => {
   const attackerHits: string[] = [];
-  const attacker = serve((request) => {
+  await using attacker = serve((request) => {
     attackerHits.push(request.url);
     return new Response("followed");
   });
-  const elsewhere = `${origin(attacker)}/elsewhere?a=1`;
-  const upstream = serve(() =>
+  const elsewhere = `${attacker.url}/elsewhere?a=1`;
+  await using upstream = serve(() =>
     new Response(null, { status: 302, headers: { location: elsewhere, "x-from": "upstream" } })
   );
-  const proxy = startProxy(routesFrom({ TRACEGATE_UPSTREAM: origin(upstream) }));
-  try {
-    const response = await fetch(`${origin(proxy)}/go`, { redirect: "manual" });
-    await response.body?.cancel();
-    assert.equal(response.status, 302);
-    assert.equal(response.headers.get("location"), elsewhere);
-    assert.equal(response.headers.get("x-from"), "upstream");
-    assert.deepEqual(attackerHits, []);
-  } finally {
-    await Promise.all([proxy, upstream, attacker].map((server) => server.shutdown()));
-  }
+  await using proxy = startProxy(routeTable({ TRACEGATE_UPSTREAM: upstream.url }));
+  const response = await fetch(`${proxy.url}/go`, { redirect: "manual" });
+  await response.body?.cancel();
+  assert.equal(response.status, 302);
+  assert.equal(response.headers.get("location"), elsewhere);
+  assert.equal(response.headers.get("x-from"), "upstream");
+  assert.deepEqual(attackerHits, []);
 });
 
 Deno.test("a 4 MiB body streams up and down in chunks, byte for byte", async () => {
@@ -392,100 +309,72 @@ Deno.test("a 4 MiB body streams up and down in chunks, byte for byte", async () 
   const upstreamGotFirst = Promise.withResolvers<void>();
   const clientGotFirst = Promise.withResolvers<void>();
 
-  const upstream = serve(async (request) => {
+  await using upstream = serve(async (request) => {
     const received: Uint8Array[] = [];
     for await (const chunk of request.body ?? []) {
       received.push(chunk);
       upstreamGotFirst.resolve();
     }
-    const body = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        controller.enqueue(download[0]);
-        await clientGotFirst.promise;
-        for (const chunk of download.slice(1)) controller.enqueue(chunk);
-        controller.close();
-      },
-    });
-    return new Response(body, {
-      headers: { "x-upload-sha256": await sha256(concat(received)) },
+    return new Response(heldBack(download, clientGotFirst.promise), {
+      headers: { "x-upload-sha256": sha256Of(received) },
     });
   });
-  const proxy = startProxy(routesFrom({ TRACEGATE_UPSTREAM: origin(upstream) }));
+  await using proxy = startProxy(routeTable({ TRACEGATE_UPSTREAM: upstream.url }));
   try {
     await withDeadline(
       (async () => {
-        const body = new ReadableStream<Uint8Array>({
-          async start(controller) {
-            controller.enqueue(upload[0]);
-            await upstreamGotFirst.promise;
-            for (const chunk of upload.slice(1)) controller.enqueue(chunk);
-            controller.close();
-          },
+        const response = await fetch(`${proxy.url}/upload`, {
+          method: "PUT",
+          body: heldBack(upload, upstreamGotFirst.promise),
         });
-        const response = await fetch(`${origin(proxy)}/upload`, { method: "PUT", body });
         assert.equal(response.status, 200);
-        assert.equal(response.headers.get("x-upload-sha256"), await sha256(concat(upload)));
+        assert.equal(response.headers.get("x-upload-sha256"), sha256Of(upload));
         const received: Uint8Array[] = [];
         for await (const chunk of response.body ?? []) {
           received.push(chunk);
           clientGotFirst.resolve();
         }
-        assert.equal(await sha256(concat(received)), await sha256(concat(download)));
+        assert.equal(sha256Of(received), sha256Of(download));
         assert.ok(received.length > 1, "the download arrived in more than one chunk");
       })(),
       10_000,
       "streaming 4 MiB through the proxy",
     );
   } finally {
+    // Lets the handlers finish, so that the servers can shut down after a failure.
     upstreamGotFirst.resolve();
     clientGotFirst.resolve();
-    await Promise.all([proxy.shutdown(), upstream.shutdown()]);
   }
 });
 
 Deno.test("a refused connection is unreachable", async () => {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const closedPort = listener.addr.port;
-  listener.close();
-  const result = await fetchUpstream(new Request(`http://${HOST}:${closedPort}/`), {
+  const result = await fetchUpstream(new Request(`http://127.0.0.1:${closedPort()}/`), {
     timeoutMs: 10_000,
   });
   assert.equal(result.kind, "unreachable");
 });
 
 Deno.test("a connection closed before the response headers is unreachable", async () => {
-  const upstream = rawUpstream(() => Promise.resolve());
-  try {
-    const result = await fetchUpstream(new Request(`${origin(upstream.listener)}/`), {
-      timeoutMs: 10_000,
-    });
-    assert.equal(result.kind, "unreachable");
-    assert.match(await upstream.served, /^GET \/ HTTP\/1\.1/);
-  } finally {
-    upstream.listener.close();
-  }
+  using upstream = rawUpstream(() => Promise.resolve());
+  const result = await fetchUpstream(new Request(`${upstream.url}/`), { timeoutMs: 10_000 });
+  assert.equal(result.kind, "unreachable");
+  assert.match(await upstream.served, /^GET \/ HTTP\/1\.1/);
 });
 
 Deno.test("an upstream holding its headers times out and the request is aborted", async () => {
   // The upstream answers nothing and waits for the proxy to hang up.
-  const upstream = rawUpstream(async (conn) => {
+  using upstream = rawUpstream(async (conn) => {
     await readUntil(conn, () => false);
   });
-  try {
-    const result = await fetchUpstream(new Request(`${origin(upstream.listener)}/slow`), {
-      timeoutMs: 100,
-    });
-    assert.equal(result.kind, "timeout");
-    // Resolves only once the proxy closed the connection: the upstream request was aborted.
-    assert.match(await upstream.served, /^GET \/slow HTTP\/1\.1/);
-  } finally {
-    upstream.listener.close();
-  }
+  const result = await fetchUpstream(new Request(`${upstream.url}/slow`), { timeoutMs: 100 });
+  assert.equal(result.kind, "timeout");
+  // Resolves only once the proxy closed the connection: the upstream request was aborted.
+  assert.match(await upstream.served, /^GET \/slow HTTP\/1\.1/);
 });
 
 Deno.test("the timeout covers the headers only, not a slow body", async () => {
   const timeoutMs = 100;
-  const upstream = serve(() => {
+  await using upstream = serve(() => {
     const body = new ReadableStream<Uint8Array>({
       async start(controller) {
         controller.enqueue(encoder.encode("first "));
@@ -498,49 +387,37 @@ Deno.test("the timeout covers the headers only, not a slow body", async () => {
     return new Response(body);
   });
   const signals: AbortSignal[] = [];
-  try {
-    const started = performance.now();
-    const result = await fetchUpstream(new Request(`${origin(upstream)}/`), {
-      timeoutMs,
-      fetch: (input, init) => {
-        if (init?.signal) signals.push(init.signal);
-        return fetch(input, init);
-      },
-    });
-    assert.equal(result.kind, "response");
-    assert.equal(await result.response.text(), "first second");
-    assert.ok(performance.now() - started > timeoutMs * 2);
-    // The given fetch was used, and the header deadline never fired once the headers were in.
-    assert.equal(signals.length, 1);
-    assert.equal(signals[0].aborted, false);
-  } finally {
-    await upstream.shutdown();
-  }
+  const started = performance.now();
+  const result = await fetchUpstream(new Request(`${upstream.url}/`), {
+    timeoutMs,
+    fetch: (input, init) => {
+      if (init?.signal) signals.push(init.signal);
+      return fetch(input, init);
+    },
+  });
+  assert.equal(result.kind, "response");
+  assert.equal(await result.response.text(), "first second");
+  assert.ok(performance.now() - started > timeoutMs * 2);
+  // The given fetch was used, and the header deadline never fired once the headers were in.
+  assert.equal(signals.length, 1);
+  assert.equal(signals[0].aborted, false);
 });
 
 Deno.test("the proxy answers 502 and 504 with a plain-text explanation", async () => {
-  const listener = Deno.listen({ hostname: HOST, port: 0 });
-  const closedPort = listener.addr.port;
-  listener.close();
-  const unreachable = startProxy(
-    routesFrom({ TRACEGATE_UPSTREAM: `http://${HOST}:${closedPort}` }),
+  await using unreachable = startProxy(
+    routeTable({ TRACEGATE_UPSTREAM: `http://127.0.0.1:${closedPort()}` }),
   );
-  const holding = rawUpstream(async (conn) => {
+  using holding = rawUpstream(async (conn) => {
     await readUntil(conn, () => false);
   });
-  const slow = startProxy(routesFrom({ TRACEGATE_UPSTREAM: origin(holding.listener) }), 100);
-  try {
-    const badGateway = await fetch(`${origin(unreachable)}/`);
-    assert.equal(badGateway.status, 502);
-    assert.equal(await badGateway.text(), "upstream unreachable\n");
-    const gatewayTimeout = await fetch(`${origin(slow)}/`);
-    assert.equal(gatewayTimeout.status, 504);
-    assert.equal(await gatewayTimeout.text(), "upstream timed out\n");
-    await holding.served;
-  } finally {
-    await Promise.all([unreachable.shutdown(), slow.shutdown()]);
-    holding.listener.close();
-  }
+  await using slow = startProxy(routeTable({ TRACEGATE_UPSTREAM: holding.url }), 100);
+  const badGateway = await fetch(`${unreachable.url}/`);
+  assert.equal(badGateway.status, 502);
+  assert.equal(await badGateway.text(), "upstream unreachable\n");
+  const gatewayTimeout = await fetch(`${slow.url}/`);
+  assert.equal(gatewayTimeout.status, 504);
+  assert.equal(await gatewayTimeout.text(), "upstream timed out\n");
+  await holding.served;
 });
 
 Deno.test("errorResponse is short plain text naming the request id", async () => {

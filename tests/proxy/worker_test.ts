@@ -15,7 +15,9 @@ import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.t
 import {
   caller,
   forwardedTraceparent,
+  inTrace,
   KEPT_BY_ATTRIBUTE,
+  only,
   serviceOf,
   webSocketClient,
   withRequestId,
@@ -176,22 +178,13 @@ Deno.test("proxy worker: one trace from the caller through the upstream's onward
       const echo: UpstreamEcho & { second: string } = await response.json();
       assert.equal(echo.second, "second");
 
-      const spans = await stack.waitForSpans((all) =>
-        all.filter((span) => span.traceId === from.traceId).length >= 5
-      );
-      const trace = spans.filter((span) => span.traceId === from.traceId);
-      const find = (service: string, kind: string, name?: string) => {
-        const found = trace.filter((span) =>
-          serviceOf(span) === service && span.kind === kind && (!name || span.name === name)
-        );
-        assert.equal(found.length, 1, `one ${service} ${kind} ${name ?? ""} span`);
-        return found[0];
-      };
-      const proxyServer = find(PROXY_SERVICE, "SERVER");
-      const proxyClient = find(PROXY_SERVICE, "CLIENT");
-      const upstreamServer = find(UPSTREAM_SERVICE, "SERVER", "GET /chain");
-      const upstreamClient = find(UPSTREAM_SERVICE, "CLIENT");
-      const secondServer = find(UPSTREAM_SERVICE, "SERVER", "GET /second");
+      const spans = await stack.waitForSpans((all) => inTrace(all, from.traceId).length >= 5);
+      const trace = inTrace(spans, from.traceId);
+      const proxyServer = only(trace, PROXY_SERVICE, "SERVER");
+      const proxyClient = only(trace, PROXY_SERVICE, "CLIENT");
+      const upstreamServer = only(trace, UPSTREAM_SERVICE, "SERVER", "GET /chain");
+      const upstreamClient = only(trace, UPSTREAM_SERVICE, "CLIENT");
+      const secondServer = only(trace, UPSTREAM_SERVICE, "SERVER", "GET /second");
       assert.equal(trace.length, 5);
       assert.equal(proxyServer.parentSpanId, from.spanId);
       assert.equal(proxyClient.parentSpanId, proxyServer.spanId);

@@ -1,6 +1,7 @@
 /**
  * Large bodies for tests without holding them in memory: deterministic pseudo-random bytes
- * generated chunk by chunk as they are read, and SHA-256 computed incrementally as they stream.
+ * generated chunk by chunk as they are read, and SHA-256 computed incrementally as they stream (or
+ * over chunks already held).
  */
 import { createHash } from "node:crypto";
 
@@ -38,6 +39,13 @@ export interface StreamDigest {
   readonly bytes: number;
   /** Lower-case hex. */
   readonly sha256: string;
+}
+
+/** SHA-256 (lower-case hex) of `chunks` one after the other. */
+export function sha256Of(chunks: Iterable<Uint8Array>): string {
+  const hash = createHash("sha256");
+  for (const chunk of chunks) hash.update(chunk);
+  return hash.digest("hex");
 }
 
 /** Reads `stream` to the end, hashing each chunk as it arrives. */

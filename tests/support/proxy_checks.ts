@@ -1,7 +1,7 @@
 /**
  * What the proxy tests (Deno entry and Worker) share to drive a proxy and check what it did: caller
- * trace contexts, span look-ups by request id, a strict reading of the `traceparent` an upstream
- * received, and a WebSocket client that keeps what it receives.
+ * trace contexts, span look-ups by request id, trace and service, a strict reading of the
+ * `traceparent` an upstream received, and a WebSocket client that keeps what it receives.
  */
 import assert from "node:assert/strict";
 import type { DecodedSpan } from "../../viewer/otlp.ts";
@@ -30,6 +30,23 @@ export const serviceOf = (span: DecodedSpan) => span.resourceAttributes["service
 
 export const withRequestId = (spans: readonly DecodedSpan[], id: string) =>
   spans.filter((span) => span.attributes[REQUEST_ID_ATTRIBUTE] === id);
+
+export const inTrace = (spans: readonly DecodedSpan[], traceId: string) =>
+  spans.filter((span) => span.traceId === traceId);
+
+/** The one span in `spans` of `service` and `kind` (and `name`, if given); fails the test if not. */
+export function only(
+  spans: readonly DecodedSpan[],
+  service: string,
+  kind: DecodedSpan["kind"],
+  name?: string,
+): DecodedSpan {
+  const found = spans.filter((span) =>
+    serviceOf(span) === service && span.kind === kind && (name === undefined || span.name === name)
+  );
+  assert.equal(found.length, 1, `one ${service} ${kind} ${name ?? ""} span, got ${found.length}`);
+  return found[0];
+}
 
 export interface ForwardedTraceparent {
   readonly traceId: string;

@@ -1,6 +1,7 @@
 /**
  * HTTP/1.1 over a raw socket, for requests `fetch` would refuse or normalise: repeated header
- * lines stay separate, and non-ASCII header values go out as their UTF-8 bytes.
+ * lines stay separate, and non-ASCII header values go out as their UTF-8 bytes. Also the other
+ * side: a one-connection upstream that sees a request head exactly as it arrives on the wire.
  */
 
 export interface RawRequest {
@@ -20,7 +21,7 @@ export interface RawResponse {
   readonly body: string;
 }
 
-const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const decoder = new TextDecoder();
 
 /** Sends one request on a fresh connection (`connection: close`) and reads the whole answer. */
@@ -51,15 +52,62 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
  * a server may keep the connection open after answering despite `connection: close` (workerd
  * does, until its idle timeout).
  */
-async function readResponse(conn: Deno.Conn): Promise<Uint8Array> {
+function readResponse(conn: Deno.Conn): Promise<Uint8Array> {
+  return readUntil(conn, isComplete);
+}
+
+/** Reads until `done(bytesSoFar)` or the peer closes, at most 16 MiB. */
+export async function readUntil(
+  conn: Deno.Conn,
+  done: (bytes: Uint8Array) => boolean,
+): Promise<Uint8Array> {
   let bytes: Uint8Array = new Uint8Array(0);
   const buffer = new Uint8Array(64 * 1024);
-  while (bytes.length < MAX_RESPONSE_BYTES && !isComplete(bytes)) {
+  while (bytes.length < MAX_MESSAGE_BYTES && !done(bytes)) {
     const count = await conn.read(buffer);
     if (count === null) break;
     bytes = concat([bytes, buffer.subarray(0, count)]);
   }
   return bytes;
+}
+
+export interface RawUpstream extends Disposable {
+  readonly url: string;
+  readonly port: number;
+  /**
+   * The request head as it arrived (request line and header lines, CRLF-separated), once
+   * `respond` has finished and the connection is closed.
+   */
+  readonly served: Promise<string>;
+}
+
+/**
+ * A one-connection HTTP server on a raw socket, to see request headers exactly as they arrive on
+ * the wire and to send response headers Deno.serve would not let through. `respond` writes the
+ * answer (or none) on the connection; it is closed after.
+ */
+export function rawUpstream(
+  respond: (conn: Deno.Conn, head: string) => Promise<void>,
+): RawUpstream {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    const conn = await listener.accept();
+    try {
+      const bytes = await readUntil(conn, (bytes) => indexOfCrlf(bytes, 0, true) >= 0);
+      const head = decoder.decode(bytes).split("\r\n\r\n")[0];
+      await respond(conn, head);
+      return head;
+    } finally {
+      conn.close();
+    }
+  })();
+  const { port } = listener.addr;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    served,
+    [Symbol.dispose]: () => listener.close(),
+  };
 }
 
 interface Head {

@@ -1,19 +1,39 @@
 /**
  * Builds a Worker exactly as `wrangler deploy` does (`--dry-run --outdir`) and runs the output in
  * the real workerd runtime through Miniflare, on 127.0.0.1 (see dev/worker_build.ts): one build per
- * config per test process, the Worker's console output collected.
+ * config per test module, removed after its tests; the Worker's console output collected.
  */
 import { buildWorker as runBuild, type BuiltWorker, runWorker } from "../../dev/worker_build.ts";
 
 export type { BuiltWorker } from "../../dev/worker_build.ts";
 
 const builds = new Map<string, Promise<BuiltWorker>>();
+/** The builds' directories: every test of the module may start a Worker from them. */
+const outdirs = new Set<string>();
 
-/** Builds once per config per test process. `config` is relative to the repository root. */
+// Deno runs each test module in its own isolate and dispatches "unload" once its tests are done,
+// passed or failed: the builds are no longer needed then.
+globalThis.addEventListener("unload", () => {
+  for (const outdir of outdirs) {
+    try {
+      Deno.removeSync(outdir, { recursive: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+});
+
+/**
+ * Builds once per config per test module; the build is removed when the module unloads.
+ * `config` is relative to the repository root.
+ */
 export function buildWorker(config = "wrangler.toml"): Promise<BuiltWorker> {
   let build = builds.get(config);
   if (!build) {
-    build = runBuild(config);
+    build = runBuild(config).then((built) => {
+      outdirs.add(built.outdir);
+      return built;
+    });
     builds.set(config, build);
   }
   return build;

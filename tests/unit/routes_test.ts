@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
 import { EnvReader } from "../../src/config/env.ts";
 import { parseRoutes, type RouteTable, upstreamUrl } from "../../proxy/routes.ts";
-
-function table(env: Record<string, string>): RouteTable {
-  const reader = new EnvReader(env);
-  const routes = parseRoutes(reader);
-  assert.deepEqual(reader.errors, []);
-  assert.ok(routes);
-  return routes;
-}
+import { routeTable } from "../support/route_table.ts";
 
 /** The single error a bad configuration produces; parseRoutes must also return undefined. */
 function failure(env: Record<string, string>) {
@@ -27,7 +20,7 @@ function resolve(routes: RouteTable, host: string | undefined, path: string): st
 }
 
 Deno.test("TRACEGATE_UPSTREAM sends every path to one upstream under its base path", () => {
-  const routes = table({ TRACEGATE_UPSTREAM: "http://127.0.0.1:9000/base/" });
+  const routes = routeTable({ TRACEGATE_UPSTREAM: "http://127.0.0.1:9000/base/" });
   assert.equal(resolve(routes, "a.test", "/"), "http://127.0.0.1:9000/base/");
   assert.equal(
     resolve(routes, undefined, "/x/y?q=1&r=2"),
@@ -37,7 +30,7 @@ Deno.test("TRACEGATE_UPSTREAM sends every path to one upstream under its base pa
 });
 
 Deno.test("TRACEGATE_ROUTES list form accepts commas and newlines", () => {
-  const routes = table({
+  const routes = routeTable({
     TRACEGATE_ROUTES: "/api=http://127.0.0.1:9001,\n /=http://127.0.0.1:9000 \r\n" +
       "Shop.Example.com/=https://shop.internal:8443/v2",
   });
@@ -52,8 +45,8 @@ Deno.test("TRACEGATE_ROUTES list form accepts commas and newlines", () => {
 });
 
 Deno.test("TRACEGATE_ROUTES JSON form is the same table as the list form", () => {
-  const list = table({ TRACEGATE_ROUTES: "/api/=http://a.test/v1, h.test/=http://b.test" });
-  const json = table({
+  const list = routeTable({ TRACEGATE_ROUTES: "/api/=http://a.test/v1, h.test/=http://b.test" });
+  const json = routeTable({
     TRACEGATE_ROUTES: '{"/api/": "http://a.test/v1", "h.test/": "http://b.test"}',
   });
   const describe = (routes: RouteTable) =>
@@ -122,7 +115,7 @@ Deno.test("a bad entry is quoted in the error, not the whole table", () => {
 });
 
 Deno.test("longest prefix wins, on segment boundaries", () => {
-  const routes = table({
+  const routes = routeTable({
     TRACEGATE_ROUTES:
       "/=http://root.test, /api=http://api.test, /api/v2=http://v2.test, /apix/=http://x.test",
   });
@@ -140,13 +133,13 @@ Deno.test("longest prefix wins, on segment boundaries", () => {
 });
 
 Deno.test("no route without a catch-all when nothing matches", () => {
-  const routes = table({ TRACEGATE_ROUTES: "/api=http://api.test" });
+  const routes = routeTable({ TRACEGATE_ROUTES: "/api=http://api.test" });
   assert.equal(routes.match(undefined, "/other"), undefined);
   assert.equal(routes.match(undefined, "/ap"), undefined);
 });
 
 Deno.test("the request's host entries are tried first, host-less ones only as fallback", () => {
-  const routes = table({
+  const routes = routeTable({
     TRACEGATE_ROUTES: "/=http://root.test, /api/long=http://long.test, " +
       "shop.example.com/=http://shop.test, shop.example.com/cart=http://cart.test, " +
       "[::1]/=http://v6.test",
@@ -164,13 +157,15 @@ Deno.test("the request's host entries are tried first, host-less ones only as fa
 });
 
 Deno.test("host-less entries serve a configured host whose own entries do not match", () => {
-  const routes = table({ TRACEGATE_ROUTES: "/=http://root.test, a.test/admin=http://admin.test" });
+  const routes = routeTable({
+    TRACEGATE_ROUTES: "/=http://root.test, a.test/admin=http://admin.test",
+  });
   assert.equal(routes.match("a.test", "/admin/x")?.base.host, "admin.test");
   assert.equal(routes.match("a.test", "/public")?.base.host, "root.test");
 });
 
 Deno.test("matching uses the path as the URL parser normalises it", () => {
-  const routes = table({ TRACEGATE_ROUTES: "/=http://root.test, /api=http://api.test" });
+  const routes = routeTable({ TRACEGATE_ROUTES: "/=http://root.test, /api=http://api.test" });
   assert.equal(routes.match(undefined, "/api/../admin")?.base.host, "root.test");
   assert.equal(routes.match(undefined, "/api/%2e%2E/admin")?.base.host, "root.test");
   assert.equal(routes.match(undefined, "/x/../api/y")?.base.host, "api.test");
@@ -178,7 +173,7 @@ Deno.test("matching uses the path as the URL parser normalises it", () => {
 });
 
 Deno.test("the full path is forwarded under the base path, with the query", () => {
-  const routes = table({
+  const routes = routeTable({
     TRACEGATE_ROUTES: "/api=http://api.test:8080/v1/, /=https://root.test",
   });
   assert.equal(resolve(routes, undefined, "/api"), "http://api.test:8080/v1/api");
@@ -201,7 +196,7 @@ Deno.test("nothing in the request reaches the upstream authority", async (t) => 
   ];
   for (const basePath of ["", "/base"]) {
     await t.step(`base path "${basePath}"`, () => {
-      const routes = table({ TRACEGATE_UPSTREAM: `http://root.test${basePath}` });
+      const routes = routeTable({ TRACEGATE_UPSTREAM: `http://root.test${basePath}` });
       for (const path of steering) {
         const route = routes.match("evil.test", path);
         assert.ok(route, path);
@@ -218,7 +213,7 @@ Deno.test("nothing in the request reaches the upstream authority", async (t) => 
 });
 
 Deno.test("a path that escapes its prefix or base path once decoded is refused", () => {
-  const routes = table({ TRACEGATE_ROUTES: "/=http://root.test/base, /api=http://api.test" });
+  const routes = routeTable({ TRACEGATE_ROUTES: "/=http://root.test/base, /api=http://api.test" });
   assert.equal(resolve(routes, undefined, "/api/..%2Fadmin"), undefined);
   assert.equal(resolve(routes, undefined, "/api/..%2fadmin"), undefined);
   assert.equal(resolve(routes, undefined, "/api/..%5Cadmin"), undefined);
@@ -231,7 +226,7 @@ Deno.test("a path that escapes its prefix or base path once decoded is refused",
 });
 
 Deno.test("upstreamUrl refuses a route the normalised path does not belong to", () => {
-  const routes = table({ TRACEGATE_ROUTES: "/=http://root.test, /api=http://api.test" });
+  const routes = routeTable({ TRACEGATE_ROUTES: "/=http://root.test, /api=http://api.test" });
   const api = routes.match(undefined, "/api");
   assert.ok(api);
   // A caller that matched on the raw path `/api/../admin` must not reach api.test with /admin.
