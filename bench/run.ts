@@ -1,0 +1,267 @@
+/**
+ * `deno task bench`: every benchmark, side by side, then rewrites bench/RESULTS.md.
+ *
+ * BENCH_QUICK=1 gives a smoke run of about two minutes (one micro round, 2 rounds of 1 s, a
+ * 5 s + 5 s collector outage); BENCH_ONLY=micro,middleware,proxy,export,bundle runs a subset
+ * (export needs middleware and proxy for its batching table; the outage runs on its own).
+ */
+import { describeMachine, loadAverage, versions } from "./lib/machine.ts";
+import { loadGenerator } from "./lib/load.ts";
+import type { Plan } from "./lib/harness.ts";
+import { checkTable, loadTable, met, type TargetCheck } from "./lib/render.ts";
+import type { SectionContext } from "./sections/context.ts";
+import { renderMicro, runMicro } from "./sections/micro.ts";
+import {
+  type LoadSectionResult,
+  runMiddlewareLoad,
+  SAMPLED,
+  UNSAMPLED,
+} from "./sections/middleware.ts";
+import { runProxyLoad } from "./sections/proxy.ts";
+import {
+  exportChecks,
+  exportRows,
+  exportTable,
+  outageCheck,
+  renderOutage,
+  runCollectorOutage,
+} from "./sections/export.ts";
+import { bundleCheck, renderBundles, runBundles } from "./sections/bundle.ts";
+import { type ProfileRequest, profileUnderLoad, renderProfile } from "./sections/profile.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const QUICK = Deno.env.get("BENCH_QUICK") === "1";
+const ONLY = new Set(
+  (Deno.env.get("BENCH_ONLY") ?? "micro,middleware,proxy,export,bundle").split(","),
+);
+const plan: Plan & { microRounds: number; outageSeconds: number; profileSeconds: number } = QUICK
+  ? {
+    connections: 32,
+    seconds: 1,
+    warmupSeconds: 1,
+    rounds: 2,
+    drainMs: 8_000,
+    microRounds: 1,
+    outageSeconds: 5,
+    profileSeconds: 2,
+  }
+  : {
+    connections: 32,
+    seconds: 5,
+    warmupSeconds: 2,
+    rounds: 4,
+    drainMs: 10_000,
+    microRounds: 3,
+    outageSeconds: 60,
+    profileSeconds: 6,
+  };
+
+const started = Date.now();
+const log = (line: string) =>
+  console.error(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
+const machine = await describeMachine();
+const installed = await versions(ROOT);
+const generator = await loadGenerator(log);
+const ctx: SectionContext = { generator, plan, log };
+const sections: string[] = [];
+const checks: TargetCheck[] = [];
+
+if (ONLY.has("micro")) {
+  log("micro benchmarks");
+  sections.push(
+    "## 1. Micro benchmarks (`deno bench`)",
+    "",
+    "`deno bench`'s mean and 75th-percentile time per iteration, each the median (min–max) " +
+      `over ${plan.microRounds} run(s) of the whole suite; × baseline divides by the group ` +
+      "baseline's figure in the same run. The mean carries GC pauses (and, on a busy machine, " +
+      "preemption); the p75 mostly does not.",
+    renderMicro(await runMicro(ROOT, plan.microRounds, log)),
+  );
+}
+
+let middleware: LoadSectionResult | undefined;
+if (ONLY.has("middleware")) {
+  log("middleware under load");
+  middleware = await runMiddlewareLoad(ctx);
+  checks.push(...middleware.checks);
+  sections.push(
+    "## 2. Middleware under HTTP load",
+    "",
+    "Hono hello-world on `Deno.serve` (`bench/servers/hello.ts`), one process per server; " +
+      "tracegate and `@hono/otel` export over OTLP/HTTP (JSON) to the sink. Ratios are to (a) in " +
+      "the same round.",
+    "",
+    loadTable(middleware.targets, middleware.runs, (t) => t.id === "a" ? undefined : "a"),
+  );
+}
+
+let proxy: LoadSectionResult | undefined;
+if (ONLY.has("proxy")) {
+  log("proxy under load");
+  proxy = await runProxyLoad(ctx);
+  checks.push(...proxy.checks);
+  const baseline = (id: string) =>
+    ({ b: "a", c: "b", d: "b", e: "a", f: "e", g: "e", h: "e", i: "b" } as Record<
+      string,
+      string
+    >)[id];
+  sections.push(
+    "## 3. Proxy under HTTP load",
+    "",
+    "An upstream hello server (`bench/servers/upstream.ts`, counting what it serves); on Deno a " +
+      "bare `fetch` pass-through (`bench/servers/passthrough.ts`) and `proxy/deno.ts` as " +
+      "`deno task proxy:deno` runs it; in workerd through **Miniflare** (`tests/support/worker.ts`: " +
+      "built exactly as `wrangler deploy --dry-run` builds it, one Miniflare per Worker), the bare " +
+      "pass-through Worker (`bench/fixtures/passthrough`), the tracegate Worker (`wrangler.toml`, " +
+      "its defaults: parent-based always-off, tail errors on) and the pass-through Worker " +
+      "instrumented with `@microlabs/otel-cf-workers` (`bench/fixtures/otel_cf_workers`). Server " +
+      "CPU is the process tree's (Miniflare's Deno host plus workerd). Ratios: b to a, c/d/i to b, " +
+      "e to a, f/g/h to e.",
+    "",
+    loadTable(proxy.targets, proxy.runs, (t) => baseline(t.id)),
+  );
+}
+
+if (ONLY.has("export")) {
+  const parts = ["## 4. Export", ""];
+  if (middleware && proxy) {
+    const rows = exportRows(middleware, proxy);
+    checks.push(...exportChecks(rows));
+    parts.push(
+      "From the sampled runs above (32 connections): what reached the sink per run. " +
+        '"CPU added per span" is the server\'s CPU per request traced minus untraced ' +
+        "(same server, same round), divided by the spans per request.",
+      "",
+      exportTable(rows),
+      "",
+    );
+  }
+  log(`collector outage: ${plan.outageSeconds} s down, ${plan.outageSeconds} s back`);
+  const outage = await runCollectorOutage(ctx, plan.outageSeconds);
+  checks.push(outageCheck(outage));
+  parts.push(
+    `### Collector down, then back: the Deno proxy, sampled, 32 connections`,
+    "",
+    renderOutage(outage),
+  );
+  sections.push(...parts);
+}
+
+if (ONLY.has("bundle")) {
+  log("bundles");
+  const bundles = await runBundles(ROOT, log);
+  checks.push(bundleCheck(bundles));
+  sections.push(
+    "## 5. Bundle size",
+    "",
+    "`wrangler deploy --dry-run --outdir … --metafile …`; contributors from esbuild's metafile " +
+      "(bytes each input left in the minified output), by npm package (marked when esbuild took " +
+      "the package's CommonJS build, which it cannot tree-shake) or by folder.",
+    "",
+    renderBundles(bundles),
+  );
+}
+
+const missed = checks.filter((check) => !met(check));
+const profiles = profileRequests(missed);
+if (profiles.length > 0) {
+  const rendered: string[] = [];
+  for (const request of profiles) {
+    log(`profile: ${request.server} ${request.headers.traceparent}`);
+    rendered.push(renderProfile(await profileUnderLoad(ctx, request, plan.profileSeconds)), "");
+  }
+  sections.push(
+    "## Where the time goes (profiles for the missed targets)",
+    "",
+    "`deno run --cpu-prof` on the server under the same load (32 connections, " +
+      `${plan.profileSeconds} s), self time summed by function and by area, idle excluded. ` +
+      "workerd cannot be profiled this way: its misses are explained by the Deno proxy's profile " +
+      "(the same tracegate code).",
+    "",
+    ...rendered,
+  );
+}
+
+const elapsedMinutes = (Date.now() - started) / 60_000;
+const analysis = await Deno.readTextFile(`${ROOT}/bench/ANALYSIS.md`).catch(() => "");
+const report = [
+  "# Benchmark results",
+  "",
+  `Written by \`${QUICK ? "BENCH_QUICK=1 " : ""}deno task bench\` (\`bench/run.ts\`) on ` +
+  `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, in ${
+    elapsedMinutes.toFixed(1)
+  } min` +
+  `${QUICK ? " — a quick smoke run: short and noisy, not for conclusions" : ""}.`,
+  "",
+  "## Machine and versions",
+  "",
+  `- CPU: ${machine.cpu}, ${machine.cores} cores; memory ${
+    machine.memoryGiB.toFixed(1)
+  } GiB; ${machine.os}`,
+  `- load average (1, 5, 15 min) at the start: ${machine.loadAverage}; at the end: ` +
+  `${await loadAverage()}${
+    Number(machine.loadAverage.split(" ")[0]) >= 0.8
+      ? " — **the machine was not quiet**: other work competed for its 2 cores during this run"
+      : ""
+  }`,
+  `- load generator: ${generator.name}, 1 thread, ${plan.connections} connections, 127.0.0.1`,
+  ...Object.entries(installed).map(([name, version]) => `- ${name}: ${version}`),
+  "",
+  "## Method",
+  "",
+  METHOD(plan),
+  "",
+  "## Targets",
+  "",
+  checks.length > 0 ? checkTable(checks) : "(no target measured in this run)",
+  "",
+  ...sections.flatMap((section) => [section, ""]),
+  analysis,
+].join("\n");
+await Deno.writeTextFile(`${ROOT}/bench/RESULTS.md`, report);
+await new Deno.Command(Deno.execPath(), {
+  args: ["fmt", "bench/RESULTS.md"],
+  cwd: ROOT,
+  stderr: "null",
+})
+  .output();
+log(`wrote bench/RESULTS.md (${missed.length} of ${checks.length} targets missed)`);
+
+/** One profile per server and sampling mode behind the missed targets. */
+function profileRequests(missed: readonly TargetCheck[]): ProfileRequest[] {
+  const requests = new Map<string, ProfileRequest>();
+  const want = (server: ProfileRequest["server"], sampled: boolean, reason: string) => {
+    const key = `${server} ${sampled}`;
+    const known = requests.get(key);
+    requests.set(key, {
+      server,
+      headers: sampled ? SAMPLED : UNSAMPLED,
+      reason: known ? `${known.reason}; ${reason}` : reason,
+    });
+  };
+  for (const { name } of missed) {
+    if (name.startsWith("middleware sampled")) want("middleware", true, name);
+    else if (name.startsWith("middleware unsampled")) want("middleware", false, name);
+    else if (/^(Deno|workerd) proxy sampled/.test(name)) want("proxy", true, name);
+    else if (/^(Deno|workerd) proxy unsampled/.test(name)) want("proxy", false, name);
+  }
+  return [...requests.values()];
+}
+
+function METHOD(p: typeof plan): string {
+  return [
+    `Load runs: ${p.rounds} rounds of ${p.seconds} s per target after a ${p.warmupSeconds} s ` +
+    "warm-up each, the targets of a section interleaved (the order rotating every round: A B C, " +
+    "B C A, …). Every figure is the **median over rounds, with min–max in brackets**; every ratio " +
+    "is taken within one round (both figures a few seconds apart) and then summarised the same " +
+    "way. Load generator, servers, upstream and OTLP sink all run on 127.0.0.1 of this 2-core " +
+    "machine, so they compete for CPU: absolute req/s is this machine's, the ratios are the result.",
+    "",
+    "Requests carry `traceparent` with the sampled flag (`-01`) or not (`-00`); nothing else. " +
+    '"Requests served" is counted where the request ends (the hello handler, or the upstream), ' +
+    "including those in flight when wrk stops; server CPU is utime+stime from /proc of the " +
+    "server's process tree, from the start of a run until its spans have reached the sink. The " +
+    "sink (`bench/servers/sink.ts`, its own process) decodes every export with " +
+    "`viewer/otlp.ts` and counts spans, requests and bytes.",
+  ].join("\n");
+}
