@@ -35,7 +35,7 @@ async function serverSpan(tracing: Tracing, request: Request): Promise<void> {
     clientAddress: "127.0.0.1",
   });
   server.setRoute("/orders/:id");
-  const { response } = server.finish(
+  const response = server.finish(
     new Response("Hello, World!", { headers: { "content-type": "text/plain" } }),
   );
   await response.arrayBuffer();

@@ -42,6 +42,20 @@ export interface TracegateEnv {
 
 export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<TracegateEnv> {
   let tracing: Tracing | undefined = options.tracing;
+  let hasExecutionCtx: boolean | undefined;
+  // On Workers the export runs after the response, inside `waitUntil`. Elsewhere Hono's getter
+  // throws, and a throw per request is costly: the answer is kept after the first request.
+  const waitUntilOf = (c: Context): ((work: Promise<void>) => void) | undefined => {
+    if (hasExecutionCtx === false) return undefined;
+    try {
+      const executionCtx = c.executionCtx;
+      hasExecutionCtx = true;
+      return (work) => executionCtx.waitUntil(work);
+    } catch {
+      hasExecutionCtx = false; // not on Workers: the export runs in the background by itself
+      return undefined;
+    }
+  };
   const requestIds: RequestIdPolicy = {
     validate: options.validateRequestId ?? DEFAULT_REQUEST_ID_POLICY.validate,
     generate: options.generateRequestId ?? DEFAULT_REQUEST_ID_POLICY.generate,
@@ -85,26 +99,14 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
     if (c.error) server.recordError(c.error);
     if (c.req.routeIndex !== ownIndex) server.setRoute(routePath(c));
 
-    const { response, done } = server.finish(c.res);
+    const response = server.finish(c.res, { waitUntil: waitUntilOf(c) });
     if (response !== c.res) {
       // Assigning over an existing response makes Hono copy the old headers onto the new one,
       // which would overwrite the Server-Timing entry just appended; clear it first.
       c.res = undefined;
       c.res = response;
     }
-    keepAlive(c, done);
   };
-}
-
-/** On Workers the export runs after the response, inside `waitUntil`. */
-function keepAlive(c: Context, work: Promise<void>): void {
-  let executionCtx;
-  try {
-    executionCtx = c.executionCtx;
-  } catch {
-    return; // not on Workers: the export runs in the background by itself
-  }
-  executionCtx.waitUntil(work);
 }
 
 /**

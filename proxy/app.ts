@@ -155,10 +155,16 @@ async function forward(
     );
   }
 
-  const { response: answered, done } = server.finish(response, {
+  if (!server.span.isRecording()) {
+    // Untraced: the client span records nothing either, and nothing waits for the body.
+    client?.end();
+    return server.finish(response);
+  }
+  return server.finish(response, {
+    waitUntil: info.waitUntil,
     beforeEnd(outcome, span) {
       client?.end(outcome);
-      if (span.isRecording() && (span.spanContext().traceFlags & 1) === 0) {
+      if ((span.spanContext().traceFlags & 1) === 0) {
         const reason = tailReason(settings.tail, {
           status: response.status,
           upstreamFailed,
@@ -169,8 +175,6 @@ async function forward(
       }
     },
   });
-  info.waitUntil?.(done);
-  return answered;
 }
 
 /**

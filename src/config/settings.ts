@@ -102,7 +102,7 @@ export function readTracingSettingsWith(
       }),
       // The SDK's 5 s default suits long-lived servers; at the edge the isolate may go idle soon
       // after the response, so spans leave after a short gathering window instead.
-      scheduleDelayMs: reader.integer("OTEL_BSP_SCHEDULE_DELAY", 100, { min: 0, max: 60_000 }),
+      scheduleDelayMs: reader.integer("OTEL_BSP_SCHEDULE_DELAY", 250, { min: 0, max: 60_000 }),
     },
     sampler: readSampler(reader, defaults.sampler),
     propagators: readPropagators(reader),

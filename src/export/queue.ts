@@ -51,8 +51,12 @@ export class ExportQueue implements SpanProcessor {
   /** Record-only spans by trace id, waiting for their local root to decide. */
   readonly #awaitingDecision = new Map<string, ReadableSpan[]>();
   #awaitingCount = 0;
-  #pump: Promise<void> | undefined;
-  #gathering: Promise<void> | undefined;
+  /** The export in progress: it sends the spans that were queued when it started. */
+  #running: Promise<void> | undefined;
+  /** The one export scheduled after it, shared by every flush meanwhile. */
+  #next: Promise<void> | undefined;
+  /** Cuts the gathering window of `#next` short (a full batch is waiting). */
+  #wakeNext: (() => void) | undefined;
   #exportedSpans = 0;
   #exportRequests = 0;
   readonly #dropped: DropCounts = { queueFull: 0, exportFailed: 0 };
@@ -92,27 +96,24 @@ export class ExportQueue implements SpanProcessor {
   }
 
   /**
-   * Exports what is queued after a short gathering window; every caller in that window shares
-   * the same export. Never rejects.
+   * Exports what is queued once the gathering window has passed; every caller until that export
+   * starts shares it. Settles when the spans queued before the call have left. Never rejects.
    */
   flush(): Promise<void> {
     this.#reportDrops(false);
-    if (this.#queue.length === 0) return this.#pump ?? Promise.resolve();
-    this.#gathering ??= new Promise<void>((resolve) => {
-      setTimeout(() => {
-        this.#gathering = undefined;
-        resolve(this.#startPump());
-      }, this.#options.scheduleDelayMs);
-    });
-    return this.#gathering;
+    if (this.#queue.length === 0) return this.#running ?? Promise.resolve();
+    this.#next ??= this.#scheduleNext();
+    return this.#next;
   }
 
   /** Exports everything queued now, without a gathering window. */
   async forceFlush(): Promise<void> {
-    await this.#startPump();
+    await this.#running;
+    if (this.#queue.length > 0) await this.#run();
   }
 
   async shutdown(): Promise<void> {
+    this.#wakeNext?.();
     await this.forceFlush();
     this.#closed = true;
     this.#reportDrops(true);
@@ -141,20 +142,45 @@ export class ExportQueue implements SpanProcessor {
       return;
     }
     this.#queue.push(span);
-    if (this.#queue.length >= this.#options.maxExportBatchSize) void this.#startPump();
+    if (this.#queue.length >= this.#options.maxExportBatchSize) {
+      this.#next ??= this.#scheduleNext();
+      this.#wakeNext?.();
+    }
   }
 
-  /** One export at a time; the pump runs until the queue is empty. */
-  #startPump(): Promise<void> {
-    this.#pump ??= this.#drain().finally(() => {
-      this.#pump = undefined;
+  /**
+   * The next export: after the gathering window (cut short by a full batch) and after the export
+   * in progress, it sends everything queued by then. Under load exports thus start about once a
+   * window, each carrying what gathered meanwhile, rather than one per request.
+   */
+  #scheduleNext(): Promise<void> {
+    const window = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, this.#options.scheduleDelayMs);
+      this.#wakeNext = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
-    return this.#pump;
+    return Promise.all([window, this.#running]).then(() => {
+      this.#next = undefined;
+      this.#wakeNext = undefined;
+      return this.#run();
+    });
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#options.maxExportBatchSize);
+  #run(): Promise<void> {
+    const run: Promise<void> = this.#exportAll(this.#queue.splice(0)).finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  /** One batch at a time, in order. */
+  async #exportAll(spans: ReadableSpan[]): Promise<void> {
+    const size = this.#options.maxExportBatchSize;
+    for (let start = 0; start < spans.length; start += size) {
+      const batch = spans.slice(start, start + size);
       const ok = await this.#export(batch);
       if (ok) this.#exportedSpans += batch.length;
       else this.#drop("exportFailed", batch.length);

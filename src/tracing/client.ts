@@ -18,10 +18,11 @@ import type { Tracing } from "./setup.ts";
 
 export class ClientSpan {
   readonly span: Span;
-  /** The outgoing request with the context injected. */
+  /** The outgoing request, with the context injected. */
   readonly request: Request;
   readonly #tracing: Tracing;
 
+  /** Takes `request` over: a Request the caller built, whose headers it may change. */
   constructor(tracing: Tracing, parent: Context, request: Request) {
     this.#tracing = tracing;
     const span = tracing.tracer.startSpan(
@@ -35,13 +36,13 @@ export class ClientSpan {
       span.setAttributes(clientRequestAttributes(request, tracing.http.sensitiveQueryParams));
       if (requestId !== undefined) span.setAttribute(ATTR_REQUEST_ID, requestId);
     }
-    const headers = new Headers(request.headers);
+    const { headers } = request;
     // Whatever trace headers the request already had (an inbound one being forwarded, possibly
     // invalid) give way to this call's context: only valid context goes onward.
     for (const field of tracing.propagator.fields()) headers.delete(field);
     tracing.propagator.inject(trace.setSpan(parent, span), headers, headersSetter);
     if (requestId !== undefined) headers.set(tracing.http.requestIdHeader, requestId);
-    this.request = new Request(request, { headers });
+    this.request = request;
   }
 
   /** Records the response status; ERROR on 4xx and 5xx. */

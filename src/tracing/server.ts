@@ -49,12 +49,12 @@ export interface ServerSpanStart {
 export interface ServerSpanEnd {
   /** How the response body ended; called just before the server span ends. */
   readonly beforeEnd?: (outcome: BodyOutcome, span: Span) => void;
-}
-
-export interface FinishedResponse {
-  readonly response: Response;
-  /** Settles once the span has ended and the flush that followed is done. Never rejects. */
-  readonly done: Promise<void>;
+  /**
+   * Keeps the runtime alive for work after the response (Workers: `ctx.waitUntil`); it is given
+   * a promise that settles once the span has ended and its export is done, and never rejects.
+   * Without it the export simply runs in the background.
+   */
+  readonly waitUntil?: (work: Promise<void>) => void;
 }
 
 export class ServerSpan {
@@ -113,7 +113,7 @@ export class ServerSpan {
    * Records the response, adds the request id and hand-back headers, and ends the span when the
    * body has finished streaming (or was cancelled, or failed).
    */
-  finish(response: Response, end: ServerSpanEnd = {}): FinishedResponse {
+  finish(response: Response, end: ServerSpanEnd = {}): Response {
     const { span } = this;
     const settings = this.#tracing.http;
     if (span.isRecording()) {
@@ -132,18 +132,23 @@ export class ServerSpan {
       handBackHeaders(headers, traceparentOf(this.context), settings);
     });
 
-    let settle!: () => void;
-    const done = new Promise<void>((resolve) => (settle = resolve));
-    const wrapped = onBodyEnd(headed, (outcome) => {
+    if (!span.isRecording() && end.beforeEnd === undefined) {
+      // Nothing was recorded, so nothing waits for the body or needs exporting.
+      span.end();
+      return headed;
+    }
+    let settle: ((exported: Promise<void>) => void) | undefined;
+    end.waitUntil?.(new Promise<void>((resolve) => (settle = resolve)));
+    return onBodyEnd(headed, (outcome) => {
       try {
         if (outcome.kind === "error") recordFailure(span, outcome.error);
         end.beforeEnd?.(outcome, span);
       } finally {
         span.end();
-        this.#tracing.flush().then(settle);
+        const exported = this.#tracing.flush();
+        settle?.(exported);
       }
     });
-    return { response: wrapped, done };
   }
 }
 

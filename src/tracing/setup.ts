@@ -94,7 +94,8 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     propagator,
     http: settings.http,
     queue,
-    flush: quietly(() => queue?.flush(), log),
+    // The queue's flush never rejects, and is shared: no per-request wrapper to keep alive.
+    flush: queue ? () => queue.flush() : () => Promise.resolve(),
     shutdown: quietly(() => provider.shutdown(), log),
   };
 }
