@@ -155,16 +155,21 @@ async function forward(
     );
   }
 
-  if (!server.span.isRecording()) {
-    // Untraced: the client span records nothing either, and nothing waits for the body.
+  const headSampled = (server.span.spanContext().traceFlags & 1) !== 0;
+  const tailMayKeep = settings.tail.slowerThanMs !== undefined ||
+    (settings.tail.errors && (upstreamFailed || server.errored || response.status >= 500));
+  if (!server.span.isRecording() || (!headSampled && !tailMayKeep)) {
+    // Untraced, or recorded for a tail rule the response already rules out: the client span is
+    // not exported either, and nothing waits for the body. (So without a slowness rule, an
+    // untraced 2xx whose body the upstream then breaks is not kept.)
     client?.end();
-    return server.finish(response);
+    return server.finish(response, { discard: true });
   }
   return server.finish(response, {
     waitUntil: info.waitUntil,
     beforeEnd(outcome, span) {
       client?.end(outcome);
-      if ((span.spanContext().traceFlags & 1) === 0) {
+      if (!headSampled) {
         const reason = tailReason(settings.tail, {
           status: response.status,
           upstreamFailed,

@@ -18,9 +18,13 @@ export async function fetchDecoded(
   input: RequestInfo | URL,
   init?: RequestInit,
 ): Promise<Response> {
-  const request = new Request(input, init);
-  const response = await fetch(request);
-  if (!decodedByDeno(request, response)) return response;
+  const response = await fetch(input, init);
+  const sent = init?.headers !== undefined
+    ? new Headers(init.headers)
+    : input instanceof Request
+    ? input.headers
+    : new Headers();
+  if (!decodedByDeno(sent, response)) return response;
   const headers = new Headers(response.headers);
   headers.delete("content-encoding");
   headers.delete("content-length");
@@ -33,9 +37,9 @@ export async function fetchDecoded(
   });
 }
 
-function decodedByDeno(request: Request, response: Response): boolean {
+function decodedByDeno(sent: Headers, response: Response): boolean {
   const coding = response.headers.get("content-encoding")?.trim().toLowerCase();
-  const accepted = request.headers.get("accept-encoding")?.trim().toLowerCase();
+  const accepted = sent.get("accept-encoding")?.trim().toLowerCase();
   return response.body !== null && coding !== undefined && DECODED_CODINGS.has(coding) &&
     accepted !== "identity";
 }

@@ -55,6 +55,11 @@ export interface ServerSpanEnd {
    * Without it the export simply runs in the background.
    */
   readonly waitUntil?: (work: Promise<void>) => void;
+  /**
+   * End the span now rather than when the body has streamed: for a span recorded only in case a
+   * tail rule keeps it, once the response shows no rule can.
+   */
+  readonly discard?: boolean;
 }
 
 export class ServerSpan {
@@ -132,8 +137,8 @@ export class ServerSpan {
       handBackHeaders(headers, traceparentOf(this.context), settings);
     });
 
-    if (!span.isRecording() && end.beforeEnd === undefined) {
-      // Nothing was recorded, so nothing waits for the body or needs exporting.
+    if (end.discard || (!span.isRecording() && end.beforeEnd === undefined)) {
+      // Nothing that will be exported, so nothing waits for the body or needs a flush.
       span.end();
       return headed;
     }
