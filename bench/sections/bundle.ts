@@ -6,10 +6,6 @@ import { format } from "../lib/stats.ts";
 const WORKERS: readonly { label: string; config: string }[] = [
   { label: "tracegate proxy Worker (wrangler.toml)", config: "wrangler.toml" },
   {
-    label: "the same, OpenTelemetry api/core aliased to their ESM builds",
-    config: "bench/fixtures/proxy_esm/wrangler.toml",
-  },
-  {
     label: "pass-through + @hono/otel + OpenTelemetry SDK",
     config: "bench/fixtures/hono_otel/wrangler.toml",
   },
