@@ -27,13 +27,15 @@ type WranglerConfig = {
   vars?: Record<string, string>;
 };
 
-/** Runs `wrangler deploy --dry-run`; `config` is relative to the repository root. */
-export async function buildWorker(
-  config = "wrangler.toml",
-  options: { signal?: AbortSignal } = {},
-): Promise<BuiltWorker> {
-  const configPath = join(ROOT, config);
-  const outdir = await Deno.makeTempDir({ prefix: "tracegate-worker-" });
+/**
+ * Runs `wrangler deploy --dry-run --outdir` (plus `extraArgs`) for a wrangler config, as
+ * `wrangler deploy` would build it, and returns what wrangler printed; throws with it on failure.
+ */
+export async function wranglerDryRun(
+  configPath: string,
+  outdir: string,
+  options: { extraArgs?: readonly string[]; signal?: AbortSignal } = {},
+): Promise<string> {
   const command = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -45,6 +47,7 @@ export async function buildWorker(
       outdir,
       "--config",
       configPath,
+      ...(options.extraArgs ?? []),
     ],
     cwd: ROOT,
     env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
@@ -53,12 +56,24 @@ export async function buildWorker(
     signal: options.signal,
   });
   const { success, stdout, stderr } = await command.output();
-  if (!success) {
+  const decoder = new TextDecoder();
+  const printed = `${decoder.decode(stdout)}\n${decoder.decode(stderr)}`;
+  if (!success) throw new Error(`wrangler build of ${configPath} failed:\n${printed}`);
+  return printed;
+}
+
+/** Runs `wrangler deploy --dry-run`; `config` is relative to the repository root. */
+export async function buildWorker(
+  config = "wrangler.toml",
+  options: { signal?: AbortSignal } = {},
+): Promise<BuiltWorker> {
+  const configPath = join(ROOT, config);
+  const outdir = await Deno.makeTempDir({ prefix: "tracegate-worker-" });
+  try {
+    await wranglerDryRun(configPath, outdir, options);
+  } catch (error) {
     await Deno.remove(outdir, { recursive: true });
-    const decoder = new TextDecoder();
-    throw new Error(
-      `wrangler build of ${config} failed:\n${decoder.decode(stdout)}\n${decoder.decode(stderr)}`,
-    );
+    throw error;
   }
   const toml = parse(await Deno.readTextFile(configPath)) as WranglerConfig;
   const entry = toml.main.replace(/^.*\//, "").replace(/\.ts$/, ".js");

@@ -4,6 +4,7 @@
  */
 import { gzipSync } from "node:zlib";
 import { dirname, join, relative, resolve } from "node:path";
+import { wranglerDryRun } from "../../dev/worker_build.ts";
 
 export interface BundleContributor {
   readonly name: string;
@@ -28,25 +29,9 @@ export async function measureBundle(root: string, config: string): Promise<Bundl
   const outdir = await Deno.makeTempDir({ prefix: "tracegate-bundle-" });
   try {
     const metafile = join(outdir, "bundle-meta.json");
-    const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "npm:wrangler",
-        "deploy",
-        "--dry-run",
-        "--outdir",
-        outdir,
-        "--metafile",
-        metafile,
-        "--config",
-        configPath,
-      ],
-      cwd: root,
-      env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
-    }).output();
-    const printed = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
-    if (!success) throw new Error(`wrangler build of ${config} failed:\n${printed}`);
+    const printed = await wranglerDryRun(configPath, outdir, {
+      extraArgs: ["--metafile", metafile],
+    });
     const sizes = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(printed);
     if (!sizes) throw new Error(`no upload size in wrangler's output:\n${printed}`);
     const meta = JSON.parse(await Deno.readTextFile(metafile)) as Metafile;
