@@ -3,7 +3,7 @@
  * header-driven sampling policy, forwarded with the trace context injected, and answered with the
  * trace handed back. Runtime specifics (env, waitUntil, the socket peer) come from the entries.
  */
-import { context } from "@opentelemetry/api";
+import { context, TraceFlags } from "@opentelemetry/api";
 import { type Context, Hono } from "hono";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
@@ -155,9 +155,15 @@ async function forward(
     );
   }
 
-  const headSampled = (server.span.spanContext().traceFlags & 1) !== 0;
+  const headSampled = (server.span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+  // With a slowness rule only the end can tell; otherwise the outcome so far decides.
   const tailMayKeep = settings.tail.slowerThanMs !== undefined ||
-    (settings.tail.errors && (upstreamFailed || server.errored || response.status >= 500));
+    tailReason(settings.tail, {
+        status: response.status,
+        upstreamFailed,
+        threw: server.errored,
+        durationMs: 0,
+      }) !== undefined;
   if (!server.span.isRecording() || (!headSampled && !tailMayKeep)) {
     // Untraced, or recorded for a tail rule the response already rules out: the client span is
     // not exported either, and nothing waits for the body. (So without a slowness rule, an

@@ -10,6 +10,7 @@ import {
   type Link,
   type SpanKind,
   trace,
+  TraceFlags,
 } from "@opentelemetry/api";
 import type { Attributes } from "@opentelemetry/api";
 import { type Sampler, SamplingDecision, type SamplingResult } from "@opentelemetry/sdk-trace-base";
@@ -64,7 +65,9 @@ export class EdgeSampler implements Sampler {
     if (
       parent && parentContext && !parentContext.isRemote && trace.isSpanContextValid(parentContext)
     ) {
-      if (parentContext.traceFlags & 1) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      if (parentContext.traceFlags & TraceFlags.SAMPLED) {
+        return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      }
       return {
         decision: parent.isRecording() ? SamplingDecision.RECORD : SamplingDecision.NOT_RECORD,
       };
