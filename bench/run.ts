@@ -262,6 +262,6 @@ function METHOD(p: typeof plan): string {
     "including those in flight when wrk stops; server CPU is utime+stime from /proc of the " +
     "server's process tree, from the start of a run until its spans have reached the sink. The " +
     "sink (`bench/servers/sink.ts`, its own process) decodes every export with " +
-    "`viewer/otlp.ts` and counts spans, requests and bytes.",
+    "`viewer/otlp/` and counts spans, requests and bytes.",
   ].join("\n");
 }

@@ -2,7 +2,7 @@
  * What the viewer's API sends: bigints (nanosecond times, large integers) as decimal strings, since
  * JSON numbers lose precision past 2^53, and byte values as hex.
  */
-import type { DecodedSpan } from "./otlp.ts";
+import type { DecodedSpan } from "./otlp/spans.ts";
 import { hexOf, serviceOf, type StoredTrace, type TraceSummary } from "./store.ts";
 import { spanRows } from "./tree.ts";
 

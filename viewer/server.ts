@@ -4,13 +4,13 @@
  * find it without configuration).
  */
 import { Hono } from "hono";
-import { DEFAULT_MAX_BODY_BYTES, parseOtlpContentType } from "./otlp.ts";
+import { DEFAULT_MAX_BODY_BYTES, parseOtlpContentType } from "./otlp/decode.ts";
 import {
   exportFailureResponse,
   exportSuccessResponse,
   receiveExport,
   TRACES_PATH,
-} from "./otlp_http.ts";
+} from "./otlp/http.ts";
 import { type TraceSettledListener, TraceStore, type TraceStoreOptions } from "./store.ts";
 import { toJson, traceDetail } from "./json.ts";
 import { loadUi, type UiAsset } from "./ui.ts";

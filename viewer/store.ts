@@ -2,7 +2,7 @@
  * The viewer's memory: the most recent traces, grouped by trace id as their spans arrive (the spans
  * of one trace may come in several exports, from several services), within fixed bounds.
  */
-import type { Attributes, AttrValue, DecodedSpan } from "./otlp.ts";
+import type { Attributes, AttrValue, DecodedSpan } from "./otlp/spans.ts";
 import { byStart, compareNanos } from "./tree.ts";
 
 export const DEFAULT_MAX_TRACES = 1000;

@@ -2,7 +2,7 @@
  * A finished trace as an indented tree for the terminal: one line per span with its service, name,
  * duration, status and the attributes that matter when following a request.
  */
-import type { AttrValue, DecodedSpan } from "./otlp.ts";
+import type { AttrValue, DecodedSpan } from "./otlp/spans.ts";
 import { attrText, serviceOf, type StoredTrace } from "./store.ts";
 import { spanForest, type SpanNode } from "./tree.ts";
 import { formatDuration, paletteSlot } from "./ui/format.js";

@@ -1,5 +1,5 @@
 /** The parent/child shape of a trace's spans, shared by the terminal and the web UI's API. */
-import type { DecodedSpan } from "./otlp.ts";
+import type { DecodedSpan } from "./otlp/spans.ts";
 
 export interface SpanNode {
   readonly span: DecodedSpan;

@@ -2,7 +2,7 @@
  * A minimal OTLP/HTTP trace sink for the benchmarks: accepts `POST /v1/traces`, decodes each body
  * with the product decoder to count the spans in it, and answers `GET /stats` with the counts.
  */
-import { decodeTraceExport } from "../../viewer/otlp.ts";
+import { decodeTraceExport } from "../../viewer/otlp/decode.ts";
 
 export interface SinkCounts {
   /** Export requests accepted. */

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { tracegate, type TracegateEnv, type TracegateOptions } from "../../middleware/mod.ts";
 import { createSpanExporter } from "../../src/export/exporter.ts";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { rawHttp } from "../support/raw_client.ts";
 import { echoServer, serve } from "../support/servers.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { tracegate, type TracegateEnv, type TracegateOptions } from "../../middleware/mod.ts";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { closedPort, serve, type TestServer } from "../support/servers.ts";
 import { testTracing } from "../support/tracing.ts";

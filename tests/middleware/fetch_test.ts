@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { Span } from "@opentelemetry/api";
 import { ensureContextManager } from "../../middleware/context_manager.ts";
 import { tracedFetch } from "../../middleware/fetch.ts";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { closedPort, echoServer, serve } from "../support/servers.ts";
 import { testTracing } from "../support/tracing.ts";

@@ -8,7 +8,7 @@ import { requestId } from "hono/request-id";
 import { tracegate, type TracegateEnv } from "../../middleware/mod.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { echoServer, serve } from "../support/servers.ts";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 
 const CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN = "00f067aa0ba902b7";

@@ -4,7 +4,7 @@
  * spans exported in `waitUntil` after the response, to a real OTLP/HTTP receiver.
  */
 import assert from "node:assert/strict";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { echoServer } from "../support/servers.ts";
 import { buildWorker, startWorker } from "../support/worker.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { brotliCompressSync } from "node:zlib";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { digestStream, patternStream } from "../support/bytes.ts";
 import { startDenoProxy } from "../support/deno_proxy.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";

@@ -9,7 +9,7 @@
  * read to the end (not cancelled) so that each request's span has ended before the next starts.
  */
 import assert from "node:assert/strict";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { digestStream, patternStream } from "../support/bytes.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import {

@@ -4,13 +4,14 @@
  * at it (`endpoint` is what OTEL_EXPORTER_OTLP_ENDPOINT takes) and wait for spans by event, not by
  * polling.
  */
-import { type DecodedSpan, parseOtlpContentType } from "../../viewer/otlp.ts";
+import { parseOtlpContentType } from "../../viewer/otlp/decode.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import {
   decodeExportOutcome,
   exportFailureResponse,
   exportSuccessResponse,
   TRACES_PATH,
-} from "../../viewer/otlp_http.ts";
+} from "../../viewer/otlp/http.ts";
 
 export { TRACES_PATH };
 

@@ -4,7 +4,7 @@
  * `traceparent` an upstream received, and a WebSocket client that keeps what it receives.
  */
 import assert from "node:assert/strict";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 
 export const REQUEST_ID_ATTRIBUTE = "http.request.id";
 export const KEPT_BY_ATTRIBUTE = "tracegate.sampling.kept_by";

@@ -18,17 +18,19 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
+import { decodeTraceExport } from "../../viewer/otlp/decode.ts";
 import {
-  type Attributes,
-  type AttrValue,
-  type DecodedSpan,
-  decodeTraceExport,
   OtlpDecodeError,
   OtlpPayloadTooLargeError,
   OtlpUnsupportedMediaTypeError,
-  type SpanKindName,
-  type StatusCodeName,
-} from "../../viewer/otlp.ts";
+} from "../../viewer/otlp/errors.ts";
+import type {
+  Attributes,
+  AttrValue,
+  DecodedSpan,
+  SpanKindName,
+  StatusCodeName,
+} from "../../viewer/otlp/spans.ts";
 
 const JSON_TYPE = "application/json";
 const PROTOBUF_TYPE = "application/x-protobuf";

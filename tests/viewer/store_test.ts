@@ -1,6 +1,6 @@
 /** The viewer's trace store: grouping, summaries, bounds, search and settle notifications. */
 import assert from "node:assert/strict";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { type SettledTrace, TraceStore } from "../../viewer/store.ts";
 import { spanRows } from "../../viewer/tree.ts";
 

@@ -3,16 +3,14 @@
  * bounded body, turning decode failures into the status OTLP asks for (400, 413, 415) and
  * answering in the request's encoding, as the OTLP/HTTP specification describes.
  */
+import { readBounded } from "./content_encoding.ts";
+import { decodeTraceExport, type OtlpDecodeLimits, type OtlpFormat } from "./decode.ts";
 import {
-  type DecodedSpan,
-  decodeTraceExport,
   OtlpDecodeError,
-  type OtlpDecodeLimits,
-  type OtlpFormat,
   OtlpPayloadTooLargeError,
   OtlpUnsupportedMediaTypeError,
-  readBounded,
-} from "./otlp.ts";
+} from "./errors.ts";
+import type { DecodedSpan } from "./spans.ts";
 
 export const TRACES_PATH = "/v1/traces";
 
