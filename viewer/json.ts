@@ -3,12 +3,13 @@
  * JSON numbers lose precision past 2^53, and byte values as hex.
  */
 import type { DecodedSpan } from "./otlp/spans.ts";
-import { hexOf, serviceOf, type StoredTrace, type TraceSummary } from "./store.ts";
+import { hexOfBytes } from "./otlp/fields.ts";
+import { serviceOf, type StoredTrace, type TraceSummary } from "./store.ts";
 import { spanRows } from "./tree.ts";
 
 function replacer(_key: string, value: unknown): unknown {
   if (typeof value === "bigint") return value.toString();
-  if (value instanceof Uint8Array) return hexOf(value);
+  if (value instanceof Uint8Array) return hexOfBytes(value);
   return value;
 }
 

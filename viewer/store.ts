@@ -2,6 +2,9 @@
  * The viewer's memory: the most recent traces, grouped by trace id as their spans arrive (the spans
  * of one trace may come in several exports, from several services), within fixed bounds.
  */
+import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
+import { hexOfBytes } from "./otlp/fields.ts";
 import type { Attributes, AttrValue, DecodedSpan } from "./otlp/spans.ts";
 import { byStart, compareNanos } from "./tree.ts";
 
@@ -10,8 +13,6 @@ export const DEFAULT_MAX_SPANS_PER_TRACE = 1000;
 /** How long a trace must go without new spans to count as finished. */
 export const DEFAULT_SETTLE_MS = 300;
 
-export const ATTR_REQUEST_ID = "http.request.id";
-const ATTR_SERVICE_NAME = "service.name";
 const UNKNOWN_SERVICE = "unknown_service";
 
 export interface TraceStoreOptions {
@@ -152,14 +153,10 @@ function earliest(spans: readonly DecodedSpan[]): DecodedSpan {
   );
 }
 
-export function hexOf(bytes: Uint8Array): string {
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
 /** An attribute value as the text a search matches against. */
 export function attrText(value: AttrValue): string {
   if (value === null) return "";
-  if (value instanceof Uint8Array) return hexOf(value);
+  if (value instanceof Uint8Array) return hexOfBytes(value);
   if (Array.isArray(value)) return value.map(attrText).join(", ");
   if (typeof value === "object") {
     return Object.entries(value as Attributes)

@@ -2,6 +2,16 @@
  * A finished trace as an indented tree for the terminal: one line per span with its service, name,
  * duration, status and the attributes that matter when following a request.
  */
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_URL_FULL,
+  ATTR_URL_PATH,
+} from "@opentelemetry/semantic-conventions";
+import { ATTR_TAIL_KEPT_BY } from "../src/export/queue.ts";
+import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
 import type { AttrValue, DecodedSpan } from "./otlp/spans.ts";
 import { attrText, serviceOf, type StoredTrace } from "./store.ts";
 import { spanForest, type SpanNode } from "./tree.ts";
@@ -9,13 +19,13 @@ import { formatDuration, paletteSlot } from "./ui/format.js";
 
 /** Shown after the status, in this order, when a span has them. */
 const KEY_ATTRIBUTES: readonly (string | readonly string[])[] = [
-  "http.request.method",
+  ATTR_HTTP_REQUEST_METHOD,
   // The route template when known, else the path; a client span only has the full URL.
-  ["http.route", "url.path", "url.full"],
-  "http.response.status_code",
-  "http.request.id",
-  "error.type",
-  "tracegate.sampling.kept_by",
+  [ATTR_HTTP_ROUTE, ATTR_URL_PATH, ATTR_URL_FULL],
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_REQUEST_ID,
+  ATTR_ERROR_TYPE,
+  ATTR_TAIL_KEPT_BY,
 ];
 
 export interface RenderOptions {
