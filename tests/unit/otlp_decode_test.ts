@@ -530,13 +530,28 @@ for (const [what, body, message] of UNDECODABLE_PROTOBUF) {
 
 Deno.test("every truncation of a real protobuf export is rejected cleanly or decodes a prefix", async () => {
   const body = serialize(await recordSpans(), PROTOBUF_TYPE);
+  const whole = await decodeTraceExport(body, PROTOBUF_TYPE);
+  // Two services, so two top-level resource_spans: a cut between them leaves a valid export.
+  assert.equal(new Set(whole.map((span) => span.resourceAttributes["service.name"])).size, 2);
+  const prefixLengths: number[] = [];
   for (let length = 1; length < body.length; length++) {
+    let decoded: DecodedSpan[];
     try {
-      await decodeTraceExport(body.subarray(0, length), PROTOBUF_TYPE);
+      decoded = await decodeTraceExport(body.subarray(0, length), PROTOBUF_TYPE);
     } catch (error) {
       assert.ok(error instanceof OtlpDecodeError, `length ${length}: ${error}`);
+      continue;
     }
+    assert.ok(decoded.length < whole.length, `length ${length} decoded every span`);
+    assert.deepStrictEqual(decoded, whole.slice(0, decoded.length), `length ${length}`);
+    prefixLengths.push(length);
   }
+  // Exactly one cut falls on the boundary between the two resource_spans.
+  assert.equal(
+    prefixLengths.length,
+    1,
+    `decoded at lengths ${prefixLengths.slice(0, 10).join(", ")}…`,
+  );
 });
 
 Deno.test("gzip that is not gzip, or is cut short → OtlpDecodeError", async () => {
