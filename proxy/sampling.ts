@@ -14,6 +14,7 @@ import {
 } from "@opentelemetry/api";
 import type { Attributes } from "@opentelemetry/api";
 import { type Sampler, SamplingDecision, type SamplingResult } from "@opentelemetry/sdk-trace-base";
+import { withThreshold } from "../src/sampling/threshold.ts";
 
 /** What the proxy knows of a request before its span starts, carried in the Context. */
 export interface RequestFacts {
@@ -73,17 +74,25 @@ export class EdgeSampler implements Sampler {
       };
     }
     const facts = ctx.getValue(FACTS) as RequestFacts | undefined;
+    // Any decision but the root sampler's own says nothing of a probability: no `ot=th:`.
+    const withoutThreshold = withThreshold(parentContext?.traceState, undefined);
     if (facts?.ignored) return { decision: SamplingDecision.NOT_RECORD };
+    const rooted = this.#root.shouldSample(ctx, traceId, name, kind, attributes, links);
     const sampled = facts?.forced === true ||
-      this.#root.shouldSample(ctx, traceId, name, kind, attributes, links).decision ===
-        SamplingDecision.RECORD_AND_SAMPLED;
+      rooted.decision === SamplingDecision.RECORD_AND_SAMPLED;
     if (sampled) {
       // Over the cap the request goes on unsampled and unrecorded: the cap is a cost guard.
-      if (this.#cap && !this.#cap.take()) return { decision: SamplingDecision.NOT_RECORD };
-      return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+      if (this.#cap && !this.#cap.take()) {
+        return { decision: SamplingDecision.NOT_RECORD, traceState: withoutThreshold };
+      }
+      return {
+        decision: SamplingDecision.RECORD_AND_SAMPLED,
+        traceState: facts?.forced === true ? withoutThreshold : rooted.traceState,
+      };
     }
     return {
       decision: this.#options.recordForTail ? SamplingDecision.RECORD : SamplingDecision.NOT_RECORD,
+      traceState: withoutThreshold,
     };
   }
 

@@ -5,12 +5,18 @@ import {
   ParentBasedSampler,
   type Sampler,
   SamplingDecision,
-  TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import type { SamplerSettings } from "./config/settings.ts";
+import { ConsistentRatioSampler } from "./sampling/consistent_ratio_sampler.ts";
+import { ParentThresholdSampler } from "./sampling/parent_threshold_sampler.ts";
 
 export { SamplingDecision };
 export type { Sampler };
+
+/** Parent-based, passing a sampled caller's probability threshold on (`ot=th:`). */
+function parentBased(root: Sampler): Sampler {
+  return new ParentBasedSampler({ root, remoteParentSampled: new ParentThresholdSampler() });
+}
 
 export function samplerFromSettings({ name, ratio }: SamplerSettings): Sampler {
   switch (name) {
@@ -19,12 +25,12 @@ export function samplerFromSettings({ name, ratio }: SamplerSettings): Sampler {
     case "always_off":
       return new AlwaysOffSampler();
     case "traceidratio":
-      return new TraceIdRatioBasedSampler(ratio);
+      return new ConsistentRatioSampler(ratio);
     case "parentbased_always_on":
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return parentBased(new AlwaysOnSampler());
     case "parentbased_always_off":
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return parentBased(new AlwaysOffSampler());
     case "parentbased_traceidratio":
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+      return parentBased(new ConsistentRatioSampler(ratio));
   }
 }

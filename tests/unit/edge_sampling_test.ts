@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { context, ROOT_CONTEXT, SpanKind, trace, TraceFlags } from "@opentelemetry/api";
+import {
+  type Context,
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  TraceFlags,
+} from "@opentelemetry/api";
 import {
   AlwaysOffSampler,
   ParentBasedSampler,
@@ -12,6 +19,8 @@ import {
   tailReason,
   withRequestFacts,
 } from "../../proxy/sampling.ts";
+import { W3CTraceState } from "../../src/propagation/tracestate.ts";
+import { samplerFromSettings } from "../../src/sampling.ts";
 
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const root = new ParentBasedSampler({ root: new AlwaysOffSampler() });
@@ -104,4 +113,28 @@ Deno.test("edge sampling: ignored paths and tail reasons", () => {
   assert.equal(tailReason(rules, { ...ok, status: 502, upstreamFailed: true }), "upstream_failure");
   assert.equal(tailReason(rules, { ...ok, durationMs: 1500 }), "slow");
   assert.equal(tailReason({ errors: false }, { ...ok, status: 500 }), undefined);
+});
+
+Deno.test("edge sampling: only the ratio's own decision carries its threshold", () => {
+  const ratio = new EdgeSampler(
+    samplerFromSettings({ name: "parentbased_traceidratio", ratio: 1 }),
+    { recordForTail: true },
+  );
+  const traceState = (ctx: Context) =>
+    ratio.shouldSample(ctx, TRACE, "GET", SpanKind.SERVER, {}, []).traceState?.serialize();
+  assert.equal(
+    traceState(withRequestFacts(ROOT_CONTEXT, { forced: false, ignored: false })),
+    "ot=th:0",
+  );
+  const callerWithThreshold = trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: TRACE,
+    spanId: "00f067aa0ba902b7",
+    traceFlags: TraceFlags.NONE,
+    isRemote: true,
+    traceState: W3CTraceState.parse("ot=th:8;rv:ffffffffffffff,a=b"),
+  });
+  // Kept for a tail rule, or forced: no probability, so no threshold (the rest stays).
+  assert.equal(traceState(callerWithThreshold), "ot=rv:ffffffffffffff,a=b");
+  const forced = withRequestFacts(callerWithThreshold, { forced: true, ignored: false });
+  assert.equal(traceState(forced), "ot=rv:ffffffffffffff,a=b");
 });
