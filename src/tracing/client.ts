@@ -13,6 +13,7 @@ import {
 import { type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
 import { headersSetter } from "../propagation/mod.ts";
 import { requestIdFrom } from "./request_id_context.ts";
+import { ATTR_BODY_UNREAD, unreadBodiesIn } from "./unread_bodies.ts";
 import { ATTR_REQUEST_ID, errorTypeOf, markError, recordFailure } from "./span_errors.ts";
 import type { Tracing } from "./setup.ts";
 
@@ -62,6 +63,12 @@ export class ClientSpan {
     recordFailure(this.span, error, errorType);
   }
 
+  /** Ends the span before its response body was read to the end, marked so. */
+  endUnread(): void {
+    this.span.setAttribute(ATTR_BODY_UNREAD, true);
+    this.span.end();
+  }
+
   /** Ends the span with how the response body ended. */
   end(outcome?: BodyOutcome): void {
     if (outcome?.kind === "error") recordFailure(this.span, outcome.error);
@@ -80,7 +87,8 @@ export function createTracedFetch(
   send: FetchLike,
 ): typeof fetch {
   return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const call = new ClientSpan(tracing, parent(), new Request(input, init));
+    const context = parent();
+    const call = new ClientSpan(tracing, context, new Request(input, init));
     let response: Response;
     try {
       response = await send(call.request);
@@ -90,6 +98,19 @@ export function createTracedFetch(
       throw error;
     }
     call.responded(response);
-    return onBodyEnd(response, (outcome) => call.end(outcome));
+    if (!call.span.isRecording()) return onBodyEnd(response, (outcome) => call.end(outcome));
+    // The span ends when the body does, or unread with the request (or at flush) if never read.
+    let ended = false;
+    const endOnce = (end: () => void) => {
+      if (ended) return;
+      ended = true;
+      releaseFromTracing();
+      releaseFromRequest?.();
+      end();
+    };
+    const endUnread = () => endOnce(() => call.endUnread());
+    const releaseFromTracing = tracing.unreadBodies.hold(endUnread);
+    const releaseFromRequest = unreadBodiesIn(context)?.hold(endUnread);
+    return onBodyEnd(response, (outcome) => endOnce(() => call.end(outcome)));
   };
 }

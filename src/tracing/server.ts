@@ -24,6 +24,7 @@ import { handBackHeaders } from "../http/handback.ts";
 import { type RequestIdPolicy, resolveRequestId } from "../http/request_id.ts";
 import { headersGetter, traceparentOf } from "../propagation/mod.ts";
 import { withRequestId } from "./request_id_context.ts";
+import { UnreadBodies, withUnreadBodies } from "./unread_bodies.ts";
 import { ATTR_REQUEST_ID, markError, recordFailure } from "./span_errors.ts";
 import type { Tracing } from "./setup.ts";
 
@@ -72,6 +73,7 @@ export class ServerSpan {
   readonly #method: string;
   #route: string | undefined;
   #errored = false;
+  readonly #unreadBodies = new UnreadBodies();
 
   constructor(tracing: Tracing, start: ServerSpanStart) {
     this.#tracing = tracing;
@@ -96,7 +98,9 @@ export class ServerSpan {
       }));
       this.span.setAttribute(ATTR_REQUEST_ID, this.requestId);
     }
-    this.context = withRequestId(trace.setSpan(parent, this.span), this.requestId);
+    const own = withRequestId(trace.setSpan(parent, this.span), this.requestId);
+    // Calls made while handling the request end with it at the latest, body read or not.
+    this.context = this.span.isRecording() ? withUnreadBodies(own, this.#unreadBodies) : own;
   }
 
   /** The matched route template (never the raw path); names the span `{METHOD} {route}`. */
@@ -139,6 +143,7 @@ export class ServerSpan {
 
     if (end.discard || (!span.isRecording() && end.beforeEnd === undefined)) {
       // Nothing that will be exported, so nothing waits for the body or needs a flush.
+      this.#unreadBodies.endAll();
       span.end();
       return headed;
     }
@@ -149,8 +154,9 @@ export class ServerSpan {
         if (outcome.kind === "error") recordFailure(span, outcome.error);
         end.beforeEnd?.(outcome, span);
       } finally {
+        this.#unreadBodies.endAll();
         span.end();
-        const exported = this.#tracing.flush();
+        const exported = this.#tracing.exportEnded();
         settle?.(exported);
       }
     });

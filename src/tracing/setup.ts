@@ -18,6 +18,7 @@ import { createSpanExporter } from "../export/exporter.ts";
 import { ExportQueue } from "../export/queue.ts";
 import { createPropagator } from "../propagation/mod.ts";
 import { samplerFromSettings } from "../sampling.ts";
+import { UnreadBodies } from "./unread_bodies.ts";
 
 export const TRACER_NAME = "tracegate";
 export const TRACER_VERSION: string = meta.version;
@@ -39,9 +40,13 @@ export interface Tracing {
   readonly http: HttpSettings;
   /** Present when tracegate built the provider (not when one was passed in). */
   readonly queue?: ExportQueue;
+  /** Traced calls whose response body has not ended yet. */
+  readonly unreadBodies: UnreadBodies;
   /** After a response: exports what has ended, sharing the export with concurrent callers. */
+  exportEnded(): Promise<void>;
+  /** Ends the CLIENT spans of calls whose body was never read (marked so), then exports. */
   flush(): Promise<void>;
-  /** Before exit: exports everything and stops the exporter. */
+  /** Before exit: like flush, then stops the exporter. */
   shutdown(): Promise<void>;
 }
 
@@ -64,14 +69,15 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
       forceFlush?: () => Promise<void>;
       shutdown?: () => Promise<void>;
     };
-    return {
+    const exportEnded = quietly(() => provider.forceFlush?.(), log);
+    return endingUnreadBodies({
       provider,
       tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
       propagator,
       http: settings.http,
-      flush: quietly(() => provider.forceFlush?.(), log),
+      exportEnded,
       shutdown: quietly(() => provider.shutdown?.(), log),
-    };
+    });
   }
   const exporter = options.exporter ?? createSpanExporter(settings.export);
   const queue = exporter ? new ExportQueue(exporter, { ...settings.queue, log }) : undefined;
@@ -88,14 +94,33 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     sampler: options.sampler ?? samplerFromSettings(settings.sampler),
     spanProcessors: processors,
   });
-  return {
+  return endingUnreadBodies({
     provider,
     tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
     propagator,
     http: settings.http,
     queue,
     // The queue's flush never rejects, and is shared: no per-request wrapper to keep alive.
-    flush: queue ? () => queue.flush() : () => Promise.resolve(),
+    exportEnded: queue ? () => queue.flush() : () => Promise.resolve(),
     shutdown: quietly(() => provider.shutdown(), log),
+  });
+}
+
+/** Adds the unread-body registry; flush and shutdown end what it holds first. */
+function endingUnreadBodies(
+  tracing: Omit<Tracing, "unreadBodies" | "flush">,
+): Tracing {
+  const unreadBodies = new UnreadBodies();
+  return {
+    ...tracing,
+    unreadBodies,
+    flush() {
+      unreadBodies.endAll();
+      return tracing.exportEnded();
+    },
+    shutdown() {
+      unreadBodies.endAll();
+      return tracing.shutdown();
+    },
   };
 }

@@ -6,10 +6,13 @@ import assert from "node:assert/strict";
 import type { Span } from "@opentelemetry/api";
 import { ensureContextManager } from "../../middleware/context_manager.ts";
 import { tracedFetch } from "../../middleware/fetch.ts";
+import { tracegate, type TracegateEnv } from "../../middleware/mod.ts";
+import { Hono } from "hono";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { closedPort, echoServer, serve } from "../support/servers.ts";
 import { testTracing } from "../support/tracing.ts";
+import { ATTR_BODY_UNREAD } from "../../src/tracing/unread_bodies.ts";
 
 // What a CLI does once at start-up so that `startActiveSpan` reaches the calls made inside it.
 ensureContextManager();
@@ -160,7 +163,7 @@ Deno.test("traced fetch: the span ends when the body is consumed or cancelled", 
     // A call made and read after the held one: once it is exported, the held one would be too
     // had its span ended.
     await (await send(`${echo.url}/marker`)).body?.cancel();
-    await tracing.flush();
+    await tracing.exportEnded(); // not flush(): that would end the held call as unread
     const spans = await receiver.waitForSpans((all) =>
       all.some(clientTo("/marker")) && all.some(clientTo("/cancel"))
     );
@@ -172,7 +175,7 @@ Deno.test("traced fetch: the span ends when the body is consumed or cancelled", 
       rest += decoder.decode(chunk.value);
     }
     assert.equal(rest, "last");
-    await tracing.flush();
+    await tracing.exportEnded();
     const after = await receiver.waitForSpans((all) => all.some(clientTo("/read")));
     const read = after.find(clientTo("/read"))!;
     const marker = after.find(clientTo("/marker"))!;
@@ -181,4 +184,52 @@ Deno.test("traced fetch: the span ends when the body is consumed or cancelled", 
   } finally {
     gate.resolve();
   }
+});
+
+Deno.test("traced fetch: a body never read ends its span, marked, at flush or shutdown", async () => {
+  await using env = await setup();
+  const { receiver, tracing, echo } = env;
+  const send = tracedFetch(tracing);
+  // The README's CLI pattern without reading the response.
+  await tracing.tracer.startActiveSpan("sync", async (span) => {
+    await send(`${echo.url}/unread-at-flush`);
+    span.end();
+  });
+  await tracing.flush();
+  const spans = await receiver.waitForSpans((all) => all.some(clientTo("/unread-at-flush")));
+  const unread = spans.find(clientTo("/unread-at-flush"))!;
+  assert.equal(unread.attributes[ATTR_BODY_UNREAD], true);
+  assert.equal(unread.parentSpanId, spans.find((span) => span.name === "sync")!.spanId);
+
+  await send(`${echo.url}/unread-at-shutdown`);
+  const read = await send(`${echo.url}/read`);
+  await read.json();
+  await tracing.shutdown();
+  const all = await receiver.waitForSpans((all) =>
+    all.some(clientTo("/unread-at-shutdown")) && all.some(clientTo("/read"))
+  );
+  assert.equal(all.find(clientTo("/unread-at-shutdown"))!.attributes[ATTR_BODY_UNREAD], true);
+  assert.equal(all.find(clientTo("/read"))!.attributes[ATTR_BODY_UNREAD], undefined);
+});
+
+Deno.test("traced fetch: a body the handler never reads ends its span with the request", async () => {
+  await using env = await setup();
+  const { receiver, tracing, echo } = env;
+  const app = new Hono<TracegateEnv>();
+  app.use(tracegate({ tracing, registerGlobals: false }));
+  app.get("/ping", async (c) => {
+    const upstream = await c.var.tracedFetch(`${echo.url}/unread-in-handler`);
+    return c.text(`upstream answered ${upstream.status}`);
+  });
+  await using server = serve((request) => app.fetch(request));
+  const response = await fetch(`${server.url}/ping`);
+  assert.equal(await response.text(), "upstream answered 200");
+  // No flush: the request's end alone must end the call's span.
+  const spans = await receiver.waitForSpans((all) =>
+    all.some(clientTo("/unread-in-handler")) && all.some((span) => span.kind === "SERVER")
+  );
+  const client = spans.find(clientTo("/unread-in-handler"))!;
+  const serverSpan = spans.find((span) => span.kind === "SERVER")!;
+  assert.equal(client.attributes[ATTR_BODY_UNREAD], true);
+  assert.equal(client.parentSpanId, serverSpan.spanId);
 });
