@@ -22,7 +22,12 @@ import type { Tracing } from "../src/tracing/setup.ts";
 import { ensureContextManager } from "./context_manager.ts";
 import { type TracegateOptions, tracingFromOptions } from "./options.ts";
 
-export { type TracegateOptions, tracingFromOptions } from "./options.ts";
+export {
+  type MiddlewareOptions,
+  type TracegateOptions,
+  type TracingBuildOptions,
+  tracingFromOptions,
+} from "./options.ts";
 export { tracedFetch } from "./fetch.ts";
 
 /** What the middleware puts on `c.var`. `requestId` matches `hono/request-id`. */
@@ -41,7 +46,6 @@ export interface TracegateEnv {
 }
 
 export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<TracegateEnv> {
-  let tracing: Tracing | undefined = options.tracing;
   let hasExecutionCtx: boolean | undefined;
   // On Workers the export runs after the response, inside `waitUntil`. Elsewhere Hono's getter
   // throws, and a throw per request is costly: the answer is kept after the first request.
@@ -63,16 +67,24 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
 
   // Now, not on the first request: middleware registered before this one may set a context.
   if (options.registerGlobals !== false) ensureContextManager();
-
-  // Built on the first request: on Workers the environment exists only then.
-  const setup = (c: Context): Tracing => {
-    const built = tracingFromOptions(options, options.env ?? runtimeEnv(c));
+  const registered = (tracing: Tracing): Tracing => {
     if (options.registerGlobals !== false) {
-      trace.setGlobalTracerProvider(built.provider);
-      propagation.setGlobalPropagator(built.propagator);
+      trace.setGlobalTracerProvider(tracing.provider);
+      propagation.setGlobalPropagator(tracing.propagator);
     }
-    return built;
+    return tracing;
   };
+
+  let tracing: Tracing | undefined;
+  let setup: (c: Context) => Tracing;
+  if (options.tracing) {
+    tracing = registered(options.tracing);
+    setup = () => options.tracing;
+  } else {
+    // Built on the first request: on Workers the environment exists only then.
+    const build = options;
+    setup = (c) => registered(tracingFromOptions(build, build.env ?? runtimeEnv(c)));
+  }
 
   return async function tracegateMiddleware(c, next) {
     tracing ??= setup(c);

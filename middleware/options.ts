@@ -1,22 +1,25 @@
-import type { TracerProvider } from "@opentelemetry/api";
-import type { Sampler, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import { type HttpSettings, readTracingSettings } from "../src/config/settings.ts";
 import type { PropagatorName } from "../src/propagation/mod.ts";
-import { createTracing, type Tracing } from "../src/tracing/setup.ts";
+import {
+  createTracing,
+  type ProviderOptions,
+  type Tracing,
+  type TracingOptions,
+} from "../src/tracing/setup.ts";
 
-/** Middleware options; each one wins over the environment variable of the same meaning. */
-export interface TracegateOptions extends Partial<HttpSettings> {
+/** How the middleware builds its tracing setup; each option wins over its environment variable. */
+export type TracingBuildOptions = Partial<HttpSettings> & ProviderOptions & {
   /** Where `OTEL_*` and `TRACEGATE_*` are read from; default: the runtime's environment. */
   readonly env?: EnvSource;
-  /** A tracing setup shared with other code (for example a standalone traced fetch). */
-  readonly tracing?: Tracing;
-  readonly tracerProvider?: TracerProvider;
-  readonly sampler?: Sampler;
-  readonly exporter?: SpanExporter;
   readonly serviceName?: string;
   readonly propagators?: readonly PropagatorName[];
+  readonly log?: (line: string) => void;
+};
+
+/** Options of the middleware itself, whichever way its tracing setup comes. */
+export interface MiddlewareOptions {
   readonly generateRequestId?: () => string;
   readonly validateRequestId?: (id: string) => boolean;
   /**
@@ -24,14 +27,36 @@ export interface TracegateOptions extends Partial<HttpSettings> {
    * OpenTelemetry globals (each only when none is registered yet). Default true.
    */
   readonly registerGlobals?: boolean;
-  readonly log?: (line: string) => void;
 }
+
+/** Every key a setup is built from: not allowed beside a shared `tracing`. */
+type BuildKey =
+  | keyof HttpSettings
+  | "env"
+  | "serviceName"
+  | "propagators"
+  | "log"
+  | "sampler"
+  | "exporter"
+  | "tracerProvider";
+
+/**
+ * Middleware options: either how to build the tracing setup, or a setup shared with other code
+ * (`tracing`, for example one a standalone traced fetch also uses) — not both, since a shared
+ * setup is already built and would silently ignore them.
+ */
+export type TracegateOptions =
+  & MiddlewareOptions
+  & (
+    | (TracingBuildOptions & { readonly tracing?: never })
+    | ({ readonly tracing: Tracing } & { readonly [K in BuildKey]?: never })
+  );
 
 /**
  * The tracing setup the middleware uses: settings from `env` with the options laid over them.
  * Build it yourself to share it with a standalone `tracedFetch` (and pass it to `tracegate` as `tracing`).
  */
-export function tracingFromOptions(options: TracegateOptions, env: EnvSource): Tracing {
+export function tracingFromOptions(options: TracingBuildOptions, env: EnvSource): Tracing {
   const log = options.log ?? console.error;
   const { settings, errors } = readTracingSettings(env, {
     serviceName: "unknown_service",
@@ -54,10 +79,11 @@ export function tracingFromOptions(options: TracegateOptions, env: EnvSource): T
     serviceName: options.serviceName ?? settings.serviceName,
     propagators: options.propagators ?? settings.propagators,
     http,
-  }, {
-    tracerProvider: options.tracerProvider,
-    sampler: options.sampler,
-    exporter: options.exporter,
-    log,
-  });
+  }, providerOptions(options, log));
+}
+
+function providerOptions(options: ProviderOptions, log: (line: string) => void): TracingOptions {
+  return options.tracerProvider
+    ? { tracerProvider: options.tracerProvider, log }
+    : { sampler: options.sampler, exporter: options.exporter, log };
 }

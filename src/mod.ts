@@ -18,7 +18,12 @@ export * from "./propagation/mod.ts";
 export { samplerFromSettings } from "./sampling.ts";
 export { BaggageAttributesProcessor } from "./baggage_attributes.ts";
 export { ATTR_TAIL_KEPT_BY, ExportQueue, type QueueStats } from "./export/queue.ts";
-export { createTracing, type Tracing, type TracingOptions } from "./tracing/setup.ts";
+export {
+  createTracing,
+  type ProviderOptions,
+  type Tracing,
+  type TracingOptions,
+} from "./tracing/setup.ts";
 export { type InboundContextMode, ServerSpan, type ServerSpanStart } from "./tracing/server.ts";
 export { ClientSpan, createTracedFetch } from "./tracing/client.ts";
 export { ATTR_REQUEST_ID } from "./tracing/span_errors.ts";

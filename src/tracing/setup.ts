@@ -23,15 +23,26 @@ import { UnreadBodies } from "./unread_bodies.ts";
 export const TRACER_NAME = "tracegate";
 export const TRACER_VERSION: string = meta.version;
 
-export interface TracingOptions {
-  /** Bring your own provider; it then owns sampling, processing and export. */
-  readonly tracerProvider?: TracerProvider;
-  /** Replaces the sampler named by `OTEL_TRACES_SAMPLER`. */
-  readonly sampler?: Sampler;
-  /** Replaces the OTLP/HTTP exporter built from `OTEL_EXPORTER_OTLP_*`. */
-  readonly exporter?: SpanExporter;
-  readonly log?: (line: string) => void;
-}
+/**
+ * Either tracegate builds the provider (optionally with your sampler or exporter) or you bring
+ * one, which then owns sampling, processing and export: passing both does not compile.
+ */
+export type ProviderOptions =
+  | {
+    /** Replaces the sampler named by `OTEL_TRACES_SAMPLER`. */
+    readonly sampler?: Sampler;
+    /** Replaces the OTLP/HTTP exporter built from `OTEL_EXPORTER_OTLP_*`. */
+    readonly exporter?: SpanExporter;
+    readonly tracerProvider?: never;
+  }
+  | {
+    /** Your own provider: it samples, processes and exports. */
+    readonly tracerProvider: TracerProvider;
+    readonly sampler?: never;
+    readonly exporter?: never;
+  };
+
+export type TracingOptions = ProviderOptions & { readonly log?: (line: string) => void };
 
 export interface Tracing {
   readonly provider: TracerProvider;

@@ -9,7 +9,12 @@
  */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { tracegate, type TracegateEnv, type TracegateOptions } from "../../middleware/mod.ts";
+import {
+  type MiddlewareOptions,
+  tracegate,
+  type TracegateEnv,
+  type TracingBuildOptions,
+} from "../../middleware/mod.ts";
 import { createSpanExporter } from "../../src/export/exporter.ts";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
@@ -49,7 +54,10 @@ interface Harness extends AsyncDisposable {
   callInProcess(headers: HeaderLines): Promise<Outcome>;
 }
 
-function startHarness(receiver: OtlpReceiver, options: TracegateOptions = {}): Harness {
+function startHarness(
+  receiver: OtlpReceiver,
+  options: TracingBuildOptions & MiddlewareOptions = {},
+): Harness {
   const echo = echoServer();
   const app = new Hono<TracegateEnv>();
   app.use(tracegate({
