@@ -30,7 +30,7 @@ function withEntry(serverTiming: string, entry: string): string {
 }
 
 /** Splits on commas outside quoted strings (a `desc` may hold a comma). */
-function splitEntries(value: string): string[] {
+export function splitEntries(value: string): string[] {
   const entries: string[] = [];
   let start = 0;
   let quoted = false;
