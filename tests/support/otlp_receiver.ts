@@ -1,11 +1,13 @@
 /**
- * A real OTLP/HTTP trace receiver for tests: `POST /v1/traces` on 127.0.0.1, decoding with the
- * product decoder and answering as the OTLP spec says a collector does. Tests point real exporters
- * at it (`endpoint` is what OTEL_EXPORTER_OTLP_ENDPOINT takes) and wait for spans by event, not by
- * polling.
+ * A real OTLP/HTTP trace receiver for tracegate's own tests: `POST /v1/traces` on 127.0.0.1,
+ * decoding with the product decoder and answering as the OTLP spec says a collector does. Beyond
+ * the public `tracegate/testing` receiver (whose span collector and waits it shares), it can go
+ * down and come back on the same port, answer with a forced status, and records every request,
+ * for the exporter's retry and bound tests.
  */
 import { parseOtlpContentType } from "../../viewer/otlp/decode.ts";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
+import { SpanCollector, type WaitOptions } from "../../testing/span_collector.ts";
 import {
   decodeExportOutcome,
   exportFailureResponse,
@@ -36,10 +38,6 @@ export interface ReceivedRequest {
   readonly error?: string;
 }
 
-export interface WaitForSpansOptions {
-  readonly timeoutMs?: number;
-}
-
 export interface RespondWithOptions {
   /** How many requests get this answer before the receiver answers normally again. */
   readonly times?: number;
@@ -59,7 +57,7 @@ export interface OtlpReceiver extends AsyncDisposable {
    */
   waitForSpans(
     predicate: (spans: readonly DecodedSpan[]) => boolean,
-    options?: WaitForSpansOptions,
+    options?: WaitOptions,
   ): Promise<readonly DecodedSpan[]>;
   /** Answers trace exports with `status` (and `headers`, e.g. Retry-After) instead of accepting them. */
   respondWith(status: number, headers?: HeadersInit, options?: RespondWithOptions): void;
@@ -84,19 +82,10 @@ interface ForcedResponse {
   remaining: number;
 }
 
-interface Waiter {
-  check(): void;
-  reject(error: Error): void;
-}
-
-const DEFAULT_WAIT_MS = 5_000;
-const MAX_SPANS_LISTED = 40;
-
 class OtlpTestReceiver implements OtlpReceiver {
   readonly #maxBodyBytes: number | undefined;
-  readonly #spans: DecodedSpan[] = [];
   readonly #requests: ReceivedRequest[] = [];
-  readonly #waiters = new Set<Waiter>();
+  readonly #collector = new SpanCollector(() => this.#describeRequests());
   #server: Deno.HttpServer<Deno.NetAddr> | undefined;
   /** 0 until first listening, then the port restart() must reuse. */
   #port = 0;
@@ -116,7 +105,7 @@ class OtlpTestReceiver implements OtlpReceiver {
   }
 
   get spans(): readonly DecodedSpan[] {
-    return this.#spans;
+    return this.#collector.spans;
   }
 
   get requests(): readonly ReceivedRequest[] {
@@ -125,44 +114,13 @@ class OtlpTestReceiver implements OtlpReceiver {
 
   waitForSpans(
     predicate: (spans: readonly DecodedSpan[]) => boolean,
-    { timeoutMs = DEFAULT_WAIT_MS }: WaitForSpansOptions = {},
+    options?: WaitOptions,
   ): Promise<readonly DecodedSpan[]> {
-    if (this.#closed) return Promise.reject(new Error("waitForSpans: the receiver is closed"));
-    return new Promise((resolve, reject) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(waiter);
-      };
-      const waiter: Waiter = {
-        check: () => {
-          let satisfied: boolean;
-          try {
-            satisfied = predicate(this.#spans);
-          } catch (error) {
-            finish();
-            reject(error);
-            return;
-          }
-          if (satisfied) {
-            finish();
-            resolve([...this.#spans]);
-          }
-        },
-        reject: (error) => {
-          finish();
-          reject(error);
-        },
-      };
-      const timer = setTimeout(
-        () =>
-          waiter.reject(
-            new Error(`waitForSpans: no match after ${timeoutMs} ms. ${this.#report()}`),
-          ),
-        timeoutMs,
-      );
-      this.#waiters.add(waiter);
-      waiter.check();
-    });
+    return this.#collector.waitFor(
+      "waitForSpans",
+      (spans) => predicate(spans) ? [...spans] : undefined,
+      options,
+    );
   }
 
   respondWith(status: number, headers?: HeadersInit, { times }: RespondWithOptions = {}): void {
@@ -192,9 +150,7 @@ class OtlpTestReceiver implements OtlpReceiver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const waiter of [...this.#waiters]) {
-      waiter.reject(new Error(`waitForSpans: the receiver closed first. ${this.#report()}`));
-    }
+    this.#collector.close();
     await this.stop();
   }
 
@@ -246,9 +202,8 @@ class OtlpTestReceiver implements OtlpReceiver {
       record(outcome.refusal, 0, outcome.message);
       return exportFailureResponse(outcome.refusal, format, outcome.message);
     }
-    this.#spans.push(...outcome.accepted);
     record(200, outcome.accepted.length);
-    for (const waiter of [...this.#waiters]) waiter.check();
+    this.#collector.add(outcome.accepted);
     return exportSuccessResponse(format);
   }
 
@@ -258,21 +213,13 @@ class OtlpTestReceiver implements OtlpReceiver {
     return forced;
   }
 
-  /** What arrived so far, for failure messages. */
-  #report(): string {
-    const spans = this.#spans.slice(0, MAX_SPANS_LISTED).map((span) =>
-      `\n  - ${JSON.stringify(span.name)} ${span.kind} trace=${span.traceId} span=${span.spanId}` +
-      (span.parentSpanId ? ` parent=${span.parentSpanId}` : "")
-    );
-    const more = this.#spans.length > MAX_SPANS_LISTED
-      ? `\n  … and ${this.#spans.length - MAX_SPANS_LISTED} more`
-      : "";
+  /** The requests so far, for failure messages. */
+  #describeRequests(): string {
     const requests = this.#requests.map((request) =>
       `\n  - ${request.method} ${request.path} ${request.contentType ?? "(no content-type)"}` +
       `${request.contentEncoding ? ` ${request.contentEncoding}` : ""} ${request.bytes} B → ` +
       `${request.status}, ${request.spanCount} span(s)${request.error ? `: ${request.error}` : ""}`
     );
-    return `${this.#spans.length} span(s) arrived:${spans.join("")}${more}\n` +
-      `${this.#requests.length} request(s):${requests.join("")}`;
+    return `\n${this.#requests.length} request(s):${requests.join("")}`;
   }
 }
