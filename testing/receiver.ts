@@ -6,8 +6,6 @@
  * `Bun.serve` would each need their own. Bodies are decoded by the viewer's decoder (JSON or
  * protobuf, gzip or not) and answered as an OTLP collector answers.
  */
-import type { AddressInfo } from "node:net";
-import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { DEFAULT_MAX_BODY_BYTES, parseOtlpContentType } from "../viewer/otlp/decode.ts";
@@ -68,8 +66,7 @@ export async function startTraceReceiver(
     refusals.length === 0 ? "" : `\n${refusals.length} export(s) refused:${refusals.join("")}`
   );
   const app = traceReceiverApp(collector, refusals, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-  const server = await listen(app);
-  const { port } = server.address() as AddressInfo;
+  const { server, port } = await listen(app);
   const endpoint = `http://127.0.0.1:${port}`;
   const spansOf = (traceId: string, spans: readonly DecodedSpan[]) =>
     spans.filter((span) => span.traceId === traceId);
@@ -132,10 +129,16 @@ function traceReceiverApp(collector: SpanCollector, refusals: string[], maxBodyB
   return app;
 }
 
-function listen(app: Hono): Promise<Server> {
+/** The server with `node:http`'s types, without naming them: the npm build has no @types/node. */
+type HttpServer = ReturnType<typeof serve> & { closeAllConnections(): void };
+
+function listen(app: Hono): Promise<{ server: HttpServer; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }) as Server;
-    server.once("listening", () => resolve(server));
+    // serve() makes a node:http server unless told to make another kind.
+    const server = serve(
+      { fetch: app.fetch, hostname: "127.0.0.1", port: 0 },
+      ({ port }) => resolve({ server, port }),
+    ) as HttpServer;
     server.once("error", reject);
   });
 }

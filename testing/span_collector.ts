@@ -2,8 +2,7 @@
  * The spans a test receiver has accepted, and waits on them that resolve the moment an export
  * makes them true (no polling, no sleeps) or fail after a deadline saying what arrived instead.
  */
-import type { DecodedSpan } from "../viewer/otlp/spans.ts";
-import { serviceOf } from "../viewer/store.ts";
+import { type DecodedSpan, serviceOf } from "../viewer/otlp/spans.ts";
 
 export interface WaitOptions {
   /** How long to wait before failing; default 5000. */

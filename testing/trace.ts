@@ -1,6 +1,5 @@
 /** One trace as a test sees it: its spans, their tree, and an outline to compare as text. */
-import type { DecodedSpan } from "../viewer/otlp/spans.ts";
-import { serviceOf } from "../viewer/store.ts";
+import { type DecodedSpan, serviceOf } from "../viewer/otlp/spans.ts";
 import { spanForest, type SpanNode, spanRows } from "../viewer/tree.ts";
 
 export interface ReceivedTrace {

@@ -2,9 +2,9 @@
  * What the viewer's API sends: bigints (nanosecond times, large integers) as decimal strings, since
  * JSON numbers lose precision past 2^53, and byte values as hex.
  */
-import type { DecodedSpan } from "./otlp/spans.ts";
+import { type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { hexOfBytes } from "./otlp/fields.ts";
-import { serviceOf, type StoredTrace, type TraceSummary } from "./store.ts";
+import type { StoredTrace, TraceSummary } from "./store.ts";
 import { spanRows } from "./tree.ts";
 
 function replacer(_key: string, value: unknown): unknown {

@@ -2,18 +2,15 @@
  * The viewer's memory: the most recent traces, grouped by trace id as their spans arrive (the spans
  * of one trace may come in several exports, from several services), within fixed bounds.
  */
-import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
 import { hexOfBytes } from "./otlp/fields.ts";
-import type { Attributes, AttrValue, DecodedSpan } from "./otlp/spans.ts";
+import { type Attributes, type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { byStart, compareNanos } from "./tree.ts";
 
 export const DEFAULT_MAX_TRACES = 1000;
 export const DEFAULT_MAX_SPANS_PER_TRACE = 1000;
 /** How long a trace must go without new spans to count as finished. */
 export const DEFAULT_SETTLE_MS = 300;
-
-const UNKNOWN_SERVICE = "unknown_service";
 
 export interface TraceStoreOptions {
   /** Traces kept; beyond, the one least recently added to is forgotten. */
@@ -54,12 +51,6 @@ export interface SettledTrace extends StoredTrace {
 }
 
 export type TraceSettledListener = (trace: SettledTrace) => void;
-
-/** The name of a span's service, as its resource gives it. */
-export function serviceOf(span: DecodedSpan): string {
-  const name = span.resourceAttributes[ATTR_SERVICE_NAME];
-  return typeof name === "string" && name !== "" ? name : UNKNOWN_SERVICE;
-}
 
 class TraceEntry {
   readonly spans = new Map<string, DecodedSpan>();

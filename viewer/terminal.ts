@@ -12,8 +12,8 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import { ATTR_TAIL_KEPT_BY } from "../src/export/queue.ts";
 import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
-import type { AttrValue, DecodedSpan } from "./otlp/spans.ts";
-import { attrText, serviceOf, type StoredTrace } from "./store.ts";
+import { type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
+import { attrText, type StoredTrace } from "./store.ts";
 import { spanForest, type SpanNode } from "./tree.ts";
 import { formatDuration, paletteSlot } from "./ui/format.js";
 

@@ -16,7 +16,8 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { startViewer } from "../../viewer/server.ts";
 import { spanRows } from "../../viewer/tree.ts";
-import { serviceOf, type StoredTrace } from "../../viewer/store.ts";
+import type { StoredTrace } from "../../viewer/store.ts";
+import { serviceOf } from "../../viewer/otlp/spans.ts";
 import { serve } from "../support/servers.ts";
 import {
   CHECKOUT_TRACE,

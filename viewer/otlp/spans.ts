@@ -2,6 +2,7 @@
  * A span as the OTLP decoders hand it out: flat, with ids as lowercase hex, attributes as plain
  * values, and its resource and instrumentation scope attached.
  */
+import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 
 /** OTLP span kind, without the `SPAN_KIND_` prefix. */
 export type SpanKindName =
@@ -76,4 +77,12 @@ export interface DecodedSpan {
   readonly status: SpanStatus;
   readonly resourceAttributes: Attributes;
   readonly scope: InstrumentationScope;
+}
+
+const UNKNOWN_SERVICE = "unknown_service";
+
+/** The name of a span's service, as its resource gives it. */
+export function serviceOf(span: DecodedSpan): string {
+  const name = span.resourceAttributes[ATTR_SERVICE_NAME];
+  return typeof name === "string" && name !== "" ? name : UNKNOWN_SERVICE;
 }
