@@ -8,8 +8,8 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { Hono } from "hono";
- * import { tracegate } from "tracegate/middleware";
- * import { newTraceparent, startTraceReceiver, traceOfResponse } from "tracegate/testing";
+ * import { tracegate } from "@tracegate/tracegate/middleware";
+ * import { newTraceparent, startTraceReceiver, traceOfResponse } from "@tracegate/tracegate/testing";
  *
  * Deno.test("GET /hello continues the caller's trace", async () => {
  *   await using receiver = await startTraceReceiver();

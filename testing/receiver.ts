@@ -75,7 +75,7 @@ export async function startTraceReceiver(
   const close = () =>
     closing ??= new Promise<void>((resolve, reject) => {
       collector.close();
-      server.close((error) => error ? reject(error) : resolve());
+      server.close((error?: Error) => error ? reject(error) : resolve());
       // An exporter's keep-alive connection would otherwise hold close() open.
       server.closeAllConnections();
     });
@@ -134,9 +134,10 @@ type HttpServer = ReturnType<typeof serve> & { closeAllConnections(): void };
 
 function listen(app: Hono): Promise<{ server: HttpServer; port: number }> {
   return new Promise((resolve, reject) => {
-    // serve() makes a node:http server unless told to make another kind.
+    // serve() makes a node:http server unless told to make another kind. It would replace the
+    // global Request and Response with its own, which Deno.serve in the same test then rejects.
     const server = serve(
-      { fetch: app.fetch, hostname: "127.0.0.1", port: 0 },
+      { fetch: app.fetch, hostname: "127.0.0.1", port: 0, overrideGlobalObjects: false },
       ({ port }) => resolve({ server, port }),
     ) as HttpServer;
     server.once("error", reject);

@@ -103,6 +103,14 @@ Deno.test("testing: a Hono app with the middleware, as the module docs show it",
   assert.equal(trace.spans[0].attributes["http.response.status_code"], 200);
 });
 
+Deno.test("testing: the receiver leaves the runtime's Request and Response alone", async () => {
+  const { Request, Response } = globalThis;
+  await using receiver = await startTraceReceiver();
+  await exportTwoSpans(receiver, "json");
+  assert.equal(globalThis.Request, Request);
+  assert.equal(globalThis.Response, Response);
+});
+
 Deno.test("testing: a wait for a trace that never comes fails in bounded time, listing what came", async () => {
   await using receiver = await startTraceReceiver();
   const sent = await exportTwoSpans(receiver, "json");
