@@ -3,6 +3,7 @@
  * Worker (the `wrangler deploy` build, in workerd) in front of it, exporting to the viewer. Each
  * finished trace is printed as a tree. SIGINT/SIGTERM stop all of it, workerd included.
  */
+import { readProxyConfig } from "../proxy/config.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import { startViewer } from "../viewer/server.ts";
 import { renderTrace } from "../viewer/terminal.ts";
@@ -43,6 +44,13 @@ async function start(signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
 
   const bindings = proxyBindings(built.vars, env, { upstream: demo.url, collector: viewer.url });
+  // The Worker would answer 500 to every request: stop now, saying why.
+  const { fatal } = readProxyConfig(bindings);
+  if (fatal.length > 0) {
+    throw new Error(
+      `the proxy cannot start:\n${fatal.map((error) => `  ${error.message}`).join("\n")}`,
+    );
+  }
   const proxy = await withoutSignalExits(() =>
     runWorker(built, {
       bindings,

@@ -13,13 +13,17 @@ import { samplerFromSettings } from "../src/sampling.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import { createTracing, type Tracing } from "../src/tracing/setup.ts";
-import { type ProxySettings, readProxyConfig } from "./config.ts";
+import { resolveRequestId } from "../src/http/request_id.ts";
+import { redactUrl } from "../src/http/redact.ts";
+import { type ProxyConfig, type ProxySettings, readProxyConfig } from "./config.ts";
 import {
   downstreamResponse,
   errorResponse,
   fetchUpstream,
   isForwardableMethod,
+  isServerWideOptions,
   methodNotForwarded,
+  serverWideOptions,
   upstreamRequest,
 } from "./forward.ts";
 import {
@@ -63,98 +67,155 @@ export function createProxy(env: EnvSource, options: ProxyOptions = {}): Proxy {
   const config = readProxyConfig(env);
   logConfigErrors(config.warnings, log);
   logConfigErrors(config.fatal, log, "every request answers 500 until this is fixed");
-  const proxySettings = config.proxy;
+  return createProxyFrom(config, { ...options, log });
+}
+
+/**
+ * Builds the proxy from configuration already read (and its problems already told). While
+ * misconfigured it answers every request with a generic 500: the details are in the log.
+ */
+export function createProxyFrom(config: ProxyConfig, options: ProxyOptions = {}): Proxy {
+  const log = options.log ?? console.error;
+  const settings = config.proxy;
   const tracing = createTracing(config.tracing, {
     exporter: options.exporter,
     log,
     sampler: new EdgeSampler(samplerFromSettings(config.tracing.sampler), {
-      maxTracesPerSecond: proxySettings?.maxTracesPerSecond,
-      recordForTail: proxySettings !== undefined &&
-        (proxySettings.tail.errors || proxySettings.tail.slowerThanMs !== undefined),
+      maxTracesPerSecond: settings?.maxTracesPerSecond,
+      recordForTail: settings !== undefined &&
+        (settings.tail.errors || settings.tail.slowerThanMs !== undefined),
     }),
   });
-  const misconfigured = config.fatal.map((error) => error.message).join("\n");
-  const send = options.fetch ?? fetch;
+  const forwarder = settings && { tracing, settings, log, send: options.fetch ?? fetch };
   return {
     tracing,
     shutdown: () => tracing.shutdown(),
-    handle: (request, info = {}) =>
-      proxySettings ? forward(tracing, proxySettings, send, request, info) : Promise.resolve(
-        errorResponse(500, `tracegate proxy is misconfigured:\n${misconfigured}`),
-      ),
+    handle: forwarder
+      ? (request, info = {}) => forward(forwarder, request, info)
+      : (request) => Promise.resolve(misconfigured(tracing, request)),
   };
 }
 
+/** The answer of a proxy that cannot forward: generic, with a request id to quote. */
+function misconfigured(tracing: Tracing, request: Request): Response {
+  const header = tracing.http.requestIdHeader;
+  const requestId = resolveRequestId(request.headers.get(header));
+  const response = errorResponse(500, requestId);
+  response.headers.set(header, requestId);
+  return response;
+}
+
+/** What forwarding needs besides the request: fixed for the proxy's life. */
+interface Forwarder {
+  readonly tracing: Tracing;
+  readonly settings: ProxySettings;
+  readonly log: (line: string) => void;
+  readonly send: typeof fetch;
+}
+
+/** The answer to one request, and whether the upstream failed to give one. */
+interface Outcome {
+  readonly response: Response;
+  readonly upstreamFailed: boolean;
+  readonly client?: ClientSpan;
+}
+
+/** Traces one request, answers it (forwarded or not) and ends its spans with the response. */
 async function forward(
-  tracing: Tracing,
-  settings: ProxySettings,
-  send: typeof fetch,
+  proxy: Forwarder,
   request: Request,
   info: ProxyRequestInfo,
 ): Promise<Response> {
   const url = new URL(request.url);
+  const { settings } = proxy;
   const facts = {
     forced: await carriesForceToken(request.headers.get(settings.forceHeader), settings.forceToken),
     ignored: isIgnoredPath(url.pathname, settings.ignorePaths),
   };
-  const server = new ServerSpan(tracing, {
+  const server = new ServerSpan(proxy.tracing, {
     request,
     active: withRequestFacts(context.active(), facts),
     clientAddress: info.clientAddress,
     inbound: settings.inbound,
   });
-  let upstreamFailed = false;
-  let client: ClientSpan | undefined;
-  let response: Response;
+  let outcome: Outcome;
   try {
-    const route = settings.routes.match(request.headers.get("host") ?? url.host, url.pathname);
-    const target = route && upstreamUrl(route, url);
-    if (!route || !target) {
-      response = errorResponse(404, "no upstream is configured for this path", server.requestId);
-    } else if (!isForwardableMethod(request.method)) {
-      response = methodNotForwarded(request.method, server.requestId);
-    } else {
-      server.setRoute(route.prefix);
-      client = new ClientSpan(
-        tracing,
-        server.context,
-        upstreamRequest(request, target, {
-          clientAddress: info.clientAddress,
-          forwardedHost: url.host,
-          forwardedProto: url.protocol === "https:" ? "https" : "http",
-          stripHeaders: [settings.forceHeader],
-        }),
-      );
-      const result = await fetchUpstream(client.request, {
-        timeoutMs: settings.upstreamTimeoutMs,
-        fetch: info.fetch ?? send,
-      });
-      if (result.kind === "response") {
-        client.responded(result.response);
-        response = downstreamResponse(result.response);
-      } else {
-        upstreamFailed = true;
-        const timedOut = result.kind === "timeout";
-        client.failed(
-          timedOut
-            ? new Error(`no response within ${settings.upstreamTimeoutMs} ms`)
-            : result.error,
-          timedOut ? "timeout" : "upstream_unreachable",
-        );
-        response = timedOut
-          ? errorResponse(504, `upstream ${target.origin} did not answer in time`, server.requestId)
-          : errorResponse(502, `upstream ${target.origin} is unreachable`, server.requestId);
-      }
-    }
+    outcome = await answer(proxy, server, request, url, info);
   } catch (error) {
     server.recordError(error);
-    response = errorResponse(
-      500,
-      "tracegate proxy failed to forward the request",
-      server.requestId,
-    );
+    proxy.log(`tracegate: request ${server.requestId}: forwarding failed: ${describe(error)}`);
+    outcome = { response: errorResponse(500, server.requestId), upstreamFailed: false };
   }
+  return finish(settings, server, outcome, info);
+}
 
+/** Routes the request and, when it can be forwarded, forwards it. */
+async function answer(
+  proxy: Forwarder,
+  server: ServerSpan,
+  request: Request,
+  url: URL,
+  info: ProxyRequestInfo,
+): Promise<Outcome> {
+  const { requestId } = server;
+  if (isServerWideOptions(request.method, url.pathname)) {
+    return { response: serverWideOptions(), upstreamFailed: false };
+  }
+  const route = proxy.settings.routes.match(request.headers.get("host") ?? url.host, url.pathname);
+  const target = route && upstreamUrl(route, url);
+  if (!route || !target) return { response: errorResponse(404, requestId), upstreamFailed: false };
+  if (!isForwardableMethod(request.method)) {
+    return { response: methodNotForwarded(requestId), upstreamFailed: false };
+  }
+  server.setRoute(route.prefix);
+  const client = new ClientSpan(
+    proxy.tracing,
+    server.context,
+    upstreamRequest(request, target, {
+      clientAddress: info.clientAddress,
+      forwardedHost: url.host,
+      forwardedProto: url.protocol === "https:" ? "https" : "http",
+      stripHeaders: [proxy.settings.forceHeader],
+    }),
+  );
+  const timeoutMs = proxy.settings.upstreamTimeoutMs;
+  const result = await fetchUpstream(client.request, {
+    timeoutMs,
+    fetch: info.fetch ?? proxy.send,
+  });
+  if (result.kind === "response") {
+    client.responded(result.response);
+    return { response: downstreamResponse(result.response), upstreamFailed: false, client };
+  }
+  // The details name the upstream: they go to the span and the log, never to the client.
+  const redacted = redactUrl(target, proxy.tracing.http.sensitiveQueryParams);
+  const failure = result.kind === "timeout"
+    ? new Error(`no response headers from ${target.origin} within ${timeoutMs} ms`)
+    : new Error(
+      `${target.origin} is unreachable: ${describe(result.error)}`.replaceAll(
+        target.href,
+        redacted,
+      ),
+    );
+  client.failed(failure, result.kind === "timeout" ? "timeout" : "upstream_unreachable");
+  proxy.log(`tracegate: request ${requestId}: upstream ${failure.message}`);
+  return {
+    response: errorResponse(result.kind === "timeout" ? 504 : 502, requestId),
+    upstreamFailed: true,
+    client,
+  };
+}
+
+/**
+ * Ends the spans with the response: at once when nothing will be exported, else once the body
+ * has streamed, judging the tail rules for a request that was not head-sampled.
+ */
+function finish(
+  settings: ProxySettings,
+  server: ServerSpan,
+  { response, upstreamFailed, client }: Outcome,
+  info: ProxyRequestInfo,
+): Response {
   const headSampled = (server.span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
   // With a slowness rule only the end can tell; otherwise the outcome so far decides.
   const tailMayKeep = settings.tail.slowerThanMs !== undefined ||
@@ -186,6 +247,10 @@ async function forward(
       }
     },
   });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
 /**

@@ -23,7 +23,7 @@ export interface ProxyConfig {
   readonly proxy: ProxySettings | undefined;
   /** Errors that fell back to a default. */
   readonly warnings: readonly ConfigError[];
-  /** Errors that leave the proxy unable to forward; it answers 500 naming them. */
+  /** Errors that leave the proxy unable to forward (a generic 500 to every request). */
   readonly fatal: readonly ConfigError[];
 }
 
@@ -31,10 +31,22 @@ const FATAL = new Set(["TRACEGATE_UPSTREAM", "TRACEGATE_ROUTES"]);
 
 export function readProxyConfig(env: EnvSource): ProxyConfig {
   const reader = new EnvReader(env);
-  const tracing = readTracingSettingsWith(reader, {
+  const shared = readTracingSettingsWith(reader, {
     serviceName: "tracegate-proxy",
     sampler: "parentbased_always_off",
   });
+  const forceHeader = (reader.string("TRACEGATE_FORCE_HEADER") ?? "x-tracegate-force")
+    .toLowerCase();
+  // The force header holds a token: never recorded, whatever its name and the capture list say.
+  const tracing: TracingSettings = {
+    ...shared,
+    http: {
+      ...shared.http,
+      captureRequestHeaders: shared.http.captureRequestHeaders.filter((name) =>
+        name !== forceHeader
+      ),
+    },
+  };
   const routes = parseRoutes(reader);
   const maxTraces = reader.number("TRACEGATE_MAX_TRACES_PER_SECOND", 0, { min: 0 });
   const slower = reader.integer("TRACEGATE_TAIL_SLOWER_THAN_MS", 0, { min: 0 });
@@ -48,7 +60,7 @@ export function readProxyConfig(env: EnvSource): ProxyConfig {
       ["continue", "link", "ignore"] as const,
       "continue",
     ),
-    forceHeader: (reader.string("TRACEGATE_FORCE_HEADER") ?? "x-tracegate-force").toLowerCase(),
+    forceHeader,
     forceToken: reader.string("TRACEGATE_FORCE_TOKEN"),
     ignorePaths: reader.list("TRACEGATE_IGNORE_PATHS"),
     maxTracesPerSecond: maxTraces > 0 ? maxTraces : undefined,

@@ -2,6 +2,7 @@
  * Forwarding one request to its upstream and its response back, with the Fetch API only so the
  * same code runs in workerd and Deno. Bodies are streamed in both directions, never buffered.
  */
+import { isToken } from "../src/http/token.ts";
 
 export interface ForwardingOptions {
   /** The connecting client's address, appended to `X-Forwarded-For`. */
@@ -57,7 +58,11 @@ export type UpstreamResult =
   | { readonly kind: "timeout" };
 
 export interface FetchUpstreamOptions {
-  /** How long to wait for the response headers; the body may take as long as it takes. */
+  /**
+   * How long the upstream may leave the exchange without progress: while the request body is
+   * being sent, the most time between two chunks; once it is sent, the wait for the response
+   * headers. The response body may take as long as it takes.
+   */
   readonly timeoutMs: number;
   /**
    * Defaults to the global `fetch`. It is called as a plain function, so pass a Workers service
@@ -67,24 +72,90 @@ export interface FetchUpstreamOptions {
 }
 
 /**
- * Sends the request and classifies the outcome. Past `timeoutMs` without response headers the
- * request is aborted and the result is `timeout`; any failure before the headers is `unreachable`.
+ * Sends the request and classifies the outcome. Past `timeoutMs` without progress (see
+ * {@link FetchUpstreamOptions.timeoutMs}) the request is aborted and the result is `timeout`; any
+ * other failure before the headers is `unreachable`. An upload that keeps moving is never cut
+ * short, however long it takes.
  */
 export async function fetchUpstream(
   request: Request,
   options: FetchUpstreamOptions,
 ): Promise<UpstreamResult> {
   const send = options.fetch ?? fetch;
-  const headersDeadline = new AbortController();
-  const timer = setTimeout(() => headersDeadline.abort(), options.timeoutMs);
+  const deadline = new ProgressDeadline(options.timeoutMs);
   try {
-    const signal = AbortSignal.any([request.signal, headersDeadline.signal]);
-    return { kind: "response", response: await send(request, { signal }) };
+    const signal = AbortSignal.any([request.signal, deadline.signal]);
+    // Only a request with a body pays for the watched stream; `duplex` is required with it.
+    const init: RequestInit & { duplex?: "half" } = request.body
+      ? { signal, body: withLength(deadline.watch(request.body), request.headers), duplex: "half" }
+      : { signal };
+    return { kind: "response", response: await send(request, init) };
   } catch (error) {
-    return headersDeadline.signal.aborted ? { kind: "timeout" } : { kind: "unreachable", error };
+    return deadline.signal.aborted ? { kind: "timeout" } : { kind: "unreachable", error };
   } finally {
     // Once the headers are in, the deadline is over: the body streams for as long as it needs.
-    clearTimeout(timer);
+    deadline.stop();
+  }
+}
+
+/** workerd's TransformStream that gives the stream passing through it a known length. */
+type FixedLengthStreamClass = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
+const FixedLengthStream = (globalThis as { FixedLengthStream?: FixedLengthStreamClass })
+  .FixedLengthStream;
+
+/**
+ * The watched body with the length `Content-Length` declares, where the runtime can carry one on
+ * a stream (workerd's FixedLengthStream), so the upstream still gets a `Content-Length` and not a
+ * chunked body. Deno's fetch cannot: a watched body goes out chunked there, which RFC 9112 obliges
+ * every HTTP/1.1 server to accept.
+ */
+function withLength(
+  body: ReadableStream<Uint8Array>,
+  headers: Headers,
+): ReadableStream<Uint8Array> {
+  const declared = headers.get("content-length");
+  if (FixedLengthStream === undefined || declared === null || !/^\d+$/.test(declared)) return body;
+  return body.pipeThrough(new FixedLengthStream(Number(declared)));
+}
+
+/** An abort signal that fires once `timeoutMs` pass without a restart. */
+class ProgressDeadline {
+  readonly #controller = new AbortController();
+  readonly #timeoutMs: number;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stopped = false;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    this.#restart();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** `body` passed through; each chunk taken, and its end, restart the deadline. */
+  watch(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    return body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, controller) => {
+          this.#restart();
+          controller.enqueue(chunk);
+        },
+        flush: () => this.#restart(),
+      }),
+    );
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  #restart(): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#controller.abort(), this.#timeoutMs);
   }
 }
 
@@ -107,16 +178,30 @@ export function downstreamResponse(upstream: Response): Response {
   });
 }
 
-export type ErrorStatus = 404 | 405 | 500 | 502 | 504;
+const ERROR_STATUS_TEXT = {
+  404: "Not Found",
+  405: "Method Not Allowed",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  504: "Gateway Timeout",
+} as const;
 
-/** A short plain-text answer for a request the proxy could not forward. */
-export function errorResponse(status: ErrorStatus, message: string, requestId?: string): Response {
-  const body = requestId === undefined ? `${message}\n` : `${message}\nrequest id: ${requestId}\n`;
-  return new Response(body, {
+export type ErrorStatus = keyof typeof ERROR_STATUS_TEXT;
+
+/**
+ * A short plain-text answer for a request the proxy could not forward: the status and the request
+ * id to quote, nothing else. What went wrong (upstream addresses, configuration) is for the log and
+ * the span, never for the client.
+ */
+export function errorResponse(status: ErrorStatus, requestId: string): Response {
+  return new Response(`${status} ${ERROR_STATUS_TEXT[status]}\nrequest id: ${requestId}\n`, {
     status,
     headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
   });
 }
+
+/** What a 405 and `OPTIONS *` list: the common methods (any other method is forwarded too). */
+const ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /** Methods the Fetch API will not send (`new Request` throws), matched case-insensitively. */
 const UNFORWARDABLE_METHODS: ReadonlySet<string> = new Set(["CONNECT", "TRACE", "TRACK"]);
@@ -126,25 +211,32 @@ export function isForwardableMethod(method: string): boolean {
 }
 
 /**
- * The 405 for a method the proxy cannot forward. RFC 9110 wants an `Allow` in a 405; it lists the
- * common methods, as any other method is forwarded too.
+ * The 405 for a method the proxy cannot forward (RFC 9110 wants an `Allow` in a 405).
  */
-export function methodNotForwarded(method: string, requestId: string): Response {
-  const response = errorResponse(
-    405,
-    `tracegate proxy does not forward ${method} requests`,
-    requestId,
-  );
-  response.headers.set("allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+export function methodNotForwarded(requestId: string): Response {
+  const response = errorResponse(405, requestId);
+  response.headers.set("allow", ALLOWED_METHODS);
   return response;
+}
+
+/**
+ * `OPTIONS *` asks about the server, not a resource (RFC 9110 section 9.3.7): the proxy answers
+ * it, as there is no resource to forward it to. The Fetch API turns the `*` target into the path
+ * `/*`, so a literal `OPTIONS /*` is answered here too.
+ */
+export function isServerWideOptions(method: string, pathname: string): boolean {
+  return method === "OPTIONS" && pathname === "/*";
+}
+
+export function serverWideOptions(): Response {
+  return new Response(null, { status: 204, headers: { allow: ALLOWED_METHODS } });
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1). */
 const HOP_BY_HOP = ["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 
 function stripHopByHop(headers: Headers, keepWebSocketUpgrade: boolean): void {
-  const named = tokens(headers.get("connection")).filter((name) => TOKEN.test(name));
+  const named = tokens(headers.get("connection")).filter(isToken);
   for (const name of [...HOP_BY_HOP, ...named]) headers.delete(name);
   for (const name of [...headers.keys()]) {
     if (name.startsWith("proxy-")) headers.delete(name);

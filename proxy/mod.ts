@@ -8,6 +8,7 @@
 export {
   createProxy,
   createProxyApp,
+  createProxyFrom,
   type Proxy,
   type ProxyOptions,
   type ProxyRequestInfo,

@@ -20,9 +20,13 @@
 
 import type { EnvReader } from "../src/config/env.ts";
 import { parseHttpUrl } from "../src/config/env.ts";
+import { parseHost } from "../src/http/host.ts";
 
 export interface Route {
-  /** Lower-case host name without port; undefined for an entry that serves every host. */
+  /**
+   * Lower-case host name without port (IPv6 without brackets); undefined for an entry that serves
+   * every host.
+   */
   readonly host: string | undefined;
   /** Starts with `/`; no trailing slash except for `/` itself. */
   readonly prefix: string;
@@ -47,7 +51,7 @@ class SortedRouteTable implements RouteTable {
 
   match(host: string | undefined, pathname: string): Route | undefined {
     const path = normalizePath(pathname);
-    const requestHost = host === undefined ? undefined : hostWithoutPort(host);
+    const requestHost = host === undefined ? undefined : parseHost(host)?.address.toLowerCase();
     const candidates = this.routes.filter((route) => prefixMatches(route.prefix, path));
     return candidates.find((route) => route.host !== undefined && route.host === requestHost) ??
       candidates.find((route) => route.host === undefined);
@@ -151,8 +155,8 @@ function jsonEntries(value: string): Entry[] | undefined {
 function parseRouteHost(text: string): string | null {
   const host = text.toLowerCase();
   const isName = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host);
-  const isIpv6 = /^\[[0-9a-f:.]+\]$/.test(host);
-  return isName || isIpv6 ? host : null;
+  if (isName) return host;
+  return /^\[[0-9a-f:.]+\]$/.test(host) ? host.slice(1, -1) : null;
 }
 
 /** The prefix without trailing slash, or undefined unless the URL parser leaves it unchanged. */
@@ -179,12 +183,6 @@ function normalizePath(pathname: string): string {
   const url = new URL("http://route.invalid/");
   url.pathname = pathname;
   return url.pathname;
-}
-
-function hostWithoutPort(host: string): string {
-  const lower = host.trim().toLowerCase();
-  if (lower.startsWith("[")) return lower.slice(0, lower.indexOf("]") + 1);
-  return lower.replace(/:\d*$/, "");
 }
 
 function prefixMatches(prefix: string, path: string): boolean {

@@ -15,9 +15,16 @@ export class ConfigError extends Error {
     readonly expected: string,
     readonly received: string,
   ) {
-    super(`${variable}: expected ${expected}, got ${JSON.stringify(clip(received))}`);
+    super(
+      `${variable}: expected ${expected}, got ${JSON.stringify(clip(withoutUserinfo(received)))}`,
+    );
     this.name = "ConfigError";
   }
+}
+
+/** `scheme://user:password@` in any URL of `text` becomes `scheme://REDACTED@`: never logged. */
+function withoutUserinfo(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, "$1REDACTED@");
 }
 
 function clip(value: string): string {
@@ -99,9 +106,10 @@ export class EnvReader {
 
   /**
    * `key=value` pairs separated by commas, values percent-decoded: the W3C Baggage octet form the
-   * specification gives `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES`.
+   * specification gives `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES`. A `secret`
+   * value is never quoted in an error.
    */
-  keyValues(name: string): Record<string, string> {
+  keyValues(name: string, { secret = false }: { secret?: boolean } = {}): Record<string, string> {
     const value = this.string(name);
     const pairs: Record<string, string> = {};
     if (value === undefined) return pairs;
@@ -110,7 +118,9 @@ export class EnvReader {
       const key = eq > 0 ? item.slice(0, eq).trim() : "";
       const decoded = eq > 0 ? percentDecode(item.slice(eq + 1).trim()) : undefined;
       if (key === "" || decoded === undefined) {
-        this.fail(name, "comma-separated key=value pairs (values percent-encoded)", value);
+        // Header values are credentials (`authorization=Bearer …`): a bad one is not quoted.
+        const received = secret ? "(value hidden: it may hold credentials)" : value;
+        this.fail(name, "comma-separated key=value pairs (values percent-encoded)", received);
         return {};
       }
       pairs[key] = decoded;

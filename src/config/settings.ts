@@ -142,8 +142,8 @@ function readExport(reader: EnvReader): ExportSettings {
     kind: "otlp",
     tracesUrl,
     headers: {
-      ...reader.keyValues("OTEL_EXPORTER_OTLP_HEADERS"),
-      ...reader.keyValues("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+      ...reader.keyValues("OTEL_EXPORTER_OTLP_HEADERS", { secret: true }),
+      ...reader.keyValues("OTEL_EXPORTER_OTLP_TRACES_HEADERS", { secret: true }),
     },
     timeoutMs: reader.integer(
       "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",

@@ -30,6 +30,7 @@ import {
   HTTP_REQUEST_METHOD_VALUE_PUT,
   HTTP_REQUEST_METHOD_VALUE_TRACE,
 } from "@opentelemetry/semantic-conventions";
+import { type HostAndPort, parseHost, portNumber } from "./host.ts";
 import { redactQuery, redactUrl } from "./redact.ts";
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
@@ -50,13 +51,35 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
 /** Span-name method part for methods that are not known (semconv: "`{method}` MUST be `HTTP`"). */
 const UNKNOWN_METHOD_SPAN_NAME = "HTTP";
 
-/** Headers never recorded as attributes, whatever the configuration lists. */
-const NEVER_CAPTURED_HEADERS: ReadonlySet<string> = new Set([
+/**
+ * Headers never recorded as attributes, whatever `TRACEGATE_CAPTURE_*_HEADERS` lists: each carries
+ * a credential or a session. The standard ones (RFC 9110 `Authorization`, `Proxy-Authorization`;
+ * RFC 6265 `Cookie`, `Set-Cookie`), the API-key headers of widely used platforms (`X-API-Key`,
+ * Azure's `api-key`, Google's `X-Goog-API-Key`), token headers (`X-Auth-Token` of OpenStack,
+ * `X-Access-Token`, `X-Amz-Security-Token` of AWS STS, `X-Vault-Token`, the access token
+ * oauth2-proxy forwards in `X-Forwarded-Access-Token`), anti-CSRF tokens (`X-CSRF-Token`,
+ * `X-XSRF-Token`) and tracegate's own force header under its default name. The proxy adds its
+ * configured force header name (see proxy/config.ts).
+ */
+export const NEVER_CAPTURED_HEADERS: readonly string[] = Object.freeze([
   "authorization",
+  "proxy-authorization",
   "cookie",
   "set-cookie",
-  "proxy-authorization",
+  "x-api-key",
+  "api-key",
+  "x-goog-api-key",
+  "x-auth-token",
+  "x-access-token",
+  "x-amz-security-token",
+  "x-vault-token",
+  "x-forwarded-access-token",
+  "x-csrf-token",
+  "x-xsrf-token",
+  "x-tracegate-force",
 ]);
+
+const NEVER_CAPTURED: ReadonlySet<string> = new Set(NEVER_CAPTURED_HEADERS);
 
 export interface NormalizedMethod {
   /** The `http.request.method` value: a known method as sent, else `_OTHER`. */
@@ -193,44 +216,15 @@ function methodAttributes(rawMethod: string): Attributes {
   return attributes;
 }
 
-interface HostAndPort {
-  readonly address: string;
-  readonly port?: number;
-}
-
 function defaultPortFor(scheme: string): number | undefined {
   if (scheme === "https") return 443;
   if (scheme === "http") return 80;
   return undefined;
 }
 
-function portNumber(text: string): number | undefined {
-  if (!/^\d{1,5}$/.test(text)) return undefined;
-  const port = Number(text);
-  return port <= 65535 ? port : undefined;
-}
-
 /** IP addresses are recorded without the URI brackets of IPv6 literals. */
 function unbracket(host: string): string {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-}
-
-/** `host`, `host:port`, `[v6]` or `[v6]:port`, as in Host, Forwarded `host=` and X-Forwarded-Host. */
-function parseHost(value: string): HostAndPort | undefined {
-  const host = value.trim();
-  if (host.startsWith("[")) {
-    const close = host.indexOf("]");
-    if (close < 2) return undefined;
-    const rest = host.slice(close + 1);
-    return {
-      address: host.slice(1, close),
-      port: rest.startsWith(":") ? portNumber(rest.slice(1)) : undefined,
-    };
-  }
-  const colon = host.indexOf(":");
-  const address = colon === -1 ? host : host.slice(0, colon);
-  if (address === "") return undefined;
-  return { address, port: colon === -1 ? undefined : portNumber(host.slice(colon + 1)) };
 }
 
 /**
@@ -351,7 +345,7 @@ function capturesFor(
   if (captures === undefined) {
     const headers = new Set(
       names.map((name) => name.trim().toLowerCase()).filter((name) =>
-        name !== "" && !NEVER_CAPTURED_HEADERS.has(name)
+        name !== "" && !NEVER_CAPTURED.has(name)
       ),
     );
     captures = [...headers].map((header) => ({ header, attribute: attributeFor(header) }));

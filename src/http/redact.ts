@@ -2,10 +2,17 @@
  * Scrubbing of URLs before they become span attributes, per the OpenTelemetry HTTP semantic
  * conventions for `url.query` and `url.full`.
  *
- * Parameter names are matched case-sensitively, as the conventions require ("Matching of query
- * parameter keys against the sensitive list SHOULD be case-sensitive"). A name written with
- * percent-escapes (`X%2DAmz%2DSignature`) is decoded before matching, since the server reads it
- * as the decoded name.
+ * Three lists decide which values are redacted:
+ * - the conventions' defaults ({@link DEFAULT_SENSITIVE_QUERY_PARAMS}) and the configured extra
+ *   names, matched case-sensitively as the conventions require ("Matching of query parameter keys
+ *   against the sensitive list SHOULD be case-sensitive");
+ * - tracegate's credential names ({@link CREDENTIAL_QUERY_PARAMS}), matched loosely: APIs spell
+ *   the same credential `api_key`, `api-key`, `apiKey` and `APIKEY`, so a name is compared
+ *   lower-cased and without `-`, `_` and `.`. Over-redacting a harmless `token` costs a debugging
+ *   hint; exporting a live one hands it to everyone who can read traces.
+ *
+ * A name written with percent-escapes (`X%2DAmz%2DSignature`) is decoded before matching, since
+ * the server reads it as the decoded name.
  */
 
 export const REDACTED = "REDACTED";
@@ -22,6 +29,60 @@ export const DEFAULT_SENSITIVE_QUERY_PARAMS: readonly string[] = Object.freeze([
 ]);
 
 const DEFAULT_SENSITIVE_SET: ReadonlySet<string> = new Set(DEFAULT_SENSITIVE_QUERY_PARAMS);
+
+/**
+ * Query parameters that carry credentials in widely used APIs, redacted on top of the
+ * conventions' list (compared folded: lower case, without `-`, `_`, `.`):
+ * - bearer tokens and their OAuth 2.0 / OIDC kin (RFC 6750 `access_token`, `refresh_token`,
+ *   `id_token`, `token`, `auth_token`, `session_token`, `jwt`, the JWT-bearer grant `assertion`
+ *   and `client_assertion`);
+ * - API keys and secrets (`api_key`, `apikey`, `key` as Google APIs take it, `secret`,
+ *   `client_secret`, `api_secret`, `private_key`);
+ * - passwords (`password`, `passwd`, `pwd`) and other proofs (`auth`, `authorization`,
+ *   `credential(s)`, `signature`, `session`, `session_id`, a CAS `ticket`).
+ * Left out on purpose, as they far more often hold nothing secret: `code` (an OAuth
+ * authorization code is short-lived and single-use), `state`, `sid`, `id`. Add them with
+ * `TRACEGATE_SENSITIVE_QUERY_PARAMS` where they are secrets.
+ */
+export const CREDENTIAL_QUERY_PARAMS: readonly string[] = Object.freeze([
+  "token",
+  "access_token",
+  "refresh_token",
+  "id_token",
+  "auth_token",
+  "session_token",
+  "jwt",
+  "assertion",
+  "client_assertion",
+  "api_key",
+  "key",
+  "secret",
+  "client_secret",
+  "api_secret",
+  "private_key",
+  "password",
+  "passwd",
+  "pwd",
+  "auth",
+  "authorization",
+  "credential",
+  "credentials",
+  "signature",
+  "session",
+  "session_id",
+  "ticket",
+]);
+
+/** A name as the credential list compares it: `API-Key` and `api_key` are both `apikey`. */
+function folded(name: string): string {
+  return name.toLowerCase().replace(/[-_.]/g, "");
+}
+
+const CREDENTIAL_SET: ReadonlySet<string> = new Set(CREDENTIAL_QUERY_PARAMS.map(folded));
+
+function isSensitive(name: string, sensitive: ReadonlySet<string>): boolean {
+  return sensitive.has(name) || CREDENTIAL_SET.has(folded(name));
+}
 
 // Configured lists are the same array object on every request: build each set once.
 const sensitiveSets = new WeakMap<readonly string[], ReadonlySet<string>>();
@@ -47,7 +108,8 @@ function decodedName(rawName: string): string {
 
 /**
  * The `url.query` value for `search` (with or without its leading `?`): the values of the
- * default sensitive parameters and of `extraSensitive` replaced by `REDACTED`, every other byte
+ * conventions' sensitive parameters, of the credential names and of `extraSensitive` replaced by
+ * `REDACTED`, every other byte
  * kept as it was (nothing is re-encoded). Returns "" for an empty query.
  */
 export function redactQuery(search: string, extraSensitive: readonly string[]): string {
@@ -60,7 +122,7 @@ export function redactQuery(search: string, extraSensitive: readonly string[]): 
     const pair = pairs[i];
     const equals = pair.indexOf("=");
     if (equals === -1) continue;
-    if (sensitive.has(decodedName(pair.slice(0, equals)))) {
+    if (isSensitive(decodedName(pair.slice(0, equals)), sensitive)) {
       pairs[i] = `${pair.slice(0, equals + 1)}${REDACTED}`;
       redactedAny = true;
     }

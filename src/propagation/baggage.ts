@@ -4,6 +4,7 @@ import {
   baggageEntryMetadataFromString,
   propagation,
 } from "@opentelemetry/api";
+import { isToken } from "../http/token.ts";
 import { trimOws } from "./headers.ts";
 
 /** The W3C Baggage minimum every platform must carry; more is trimmed, whole members at a time. */
@@ -11,8 +12,6 @@ export const BAGGAGE_MAX_BYTES = 8192;
 /** OpenTelemetry's member limit (the W3C grammar allows 180 members). */
 export const BAGGAGE_MAX_MEMBERS = 180;
 
-/** RFC 7230 `token`. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** W3C `*baggage-octet`: printable ASCII except space, `"`, `,`, `;` and `\`. */
 const BAGGAGE_OCTETS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
 
@@ -87,7 +86,7 @@ function parseMember(rawMember: string): Member | undefined {
   if (equals < 0) return undefined;
   const key = trimOws(pair.slice(0, equals));
   const encodedValue = trimOws(pair.slice(equals + 1));
-  if (!TOKEN.test(key) || !BAGGAGE_OCTETS.test(encodedValue)) return undefined;
+  if (!isToken(key) || !BAGGAGE_OCTETS.test(encodedValue)) return undefined;
   const value = percentDecode(encodedValue);
   const properties = normalizeProperties(rawProperties);
   if (value === undefined || properties === undefined) return undefined;
@@ -95,7 +94,7 @@ function parseMember(rawMember: string): Member | undefined {
 }
 
 function serializeMember(key: string, entry: BaggageEntry): Member | undefined {
-  if (!TOKEN.test(key)) return undefined;
+  if (!isToken(key)) return undefined;
   const encodedValue = percentEncode(entry.value);
   const metadata = entry.metadata?.toString() ?? "";
   const properties = metadata === "" ? [] : normalizeProperties(metadata.split(";"));
@@ -119,7 +118,7 @@ function normalizeProperties(rawProperties: string[]): string[] | undefined {
   for (const rawProperty of rawProperties) {
     const equals = rawProperty.indexOf("=");
     const key = trimOws(equals < 0 ? rawProperty : rawProperty.slice(0, equals));
-    if (!TOKEN.test(key)) return undefined;
+    if (!isToken(key)) return undefined;
     if (equals < 0) {
       properties.push(key);
       continue;

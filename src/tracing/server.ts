@@ -152,6 +152,7 @@ export class ServerSpan {
     return onBodyEnd(headed, (outcome) => {
       try {
         if (outcome.kind === "error") recordFailure(span, outcome.error);
+        if (outcome.kind === "cancelled") markClientDisconnected(span, outcome.bytes);
         end.beforeEnd?.(outcome, span);
       } finally {
         this.#unreadBodies.endAll();
@@ -161,6 +162,15 @@ export class ServerSpan {
       }
     });
   }
+}
+
+/** Set on a server span whose client stopped reading the response body before its end. */
+export const ATTR_CLIENT_DISCONNECTED = "tracegate.client.disconnected";
+
+/** The mark a client leaves by going away mid-response: not an error of the server's. */
+function markClientDisconnected(span: Span, bytesSent: number): void {
+  span.setAttribute(ATTR_CLIENT_DISCONNECTED, true);
+  span.addEvent("client disconnected", { "tracegate.response.body_bytes_sent": bytesSent });
 }
 
 function parentFor(tracing: Tracing, start: ServerSpanStart): { parent: Context; links?: Link[] } {

@@ -91,6 +91,13 @@ class DevTask implements AsyncDisposable {
     return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`;
   }
 
+  /** Waits for the task to exit by itself and its output to end. */
+  async exited(): Promise<Deno.CommandStatus> {
+    const status = await this.#child.status;
+    await this.#reading;
+    return status;
+  }
+
   /** Sends `signal` and waits for the task to exit and its output to end. */
   async stop(signal: Deno.Signal): Promise<Deno.CommandStatus> {
     this.#child.kill(signal);
@@ -375,4 +382,21 @@ Deno.test("deno task dev: traces flow through the proxy and the demo to the view
       assert.equal(isListening(port), false, `port ${port} is free again`);
     }
   });
+});
+
+Deno.test("deno task dev: a fatal proxy configuration stops the task at start", async () => {
+  const [viewerPort, proxyPort, demoPort] = freePorts(3);
+  await using dev = new DevTask({
+    ...cleanEnv(),
+    NO_COLOR: "1",
+    TRACEGATE_DEV_VIEWER_PORT: String(viewerPort),
+    TRACEGATE_DEV_PROXY_PORT: String(proxyPort),
+    TRACEGATE_DEV_DEMO_PORT: String(demoPort),
+    TRACEGATE_ROUTES: "garbage without equals",
+  });
+  const status = await dev.exited();
+  assert.equal(status.code, 1, dev.transcript());
+  assert.match(dev.stderr, /the proxy cannot start:\n\s+TRACEGATE_ROUTES: expected /);
+  assert.ok(!dev.stdout.includes(READY), dev.transcript());
+  assert.ok(!isListening(proxyPort) && !isListening(viewerPort), "nothing is left listening");
 });

@@ -273,7 +273,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
   await t.step("tail rule: an unreachable upstream is a 502 kept as upstream_failure", async () => {
     const response = await fetch(`${proxy.url}/down/x`, { headers: { "x-request-id": "down" } });
     assert.equal(response.status, 502);
-    assert.match(await response.text(), /is unreachable\nrequest id: down\n/);
+    assert.equal(await response.text(), "502 Bad Gateway\nrequest id: down\n");
     const spans = await requestSpans(receiver, "down");
     const server = only(spans, PROXY_SERVICE, "SERVER");
     assert.equal(server.attributes[KEPT_BY_ATTRIBUTE], "upstream_failure");
@@ -372,7 +372,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
         headers: [["traceparent", call.traceparent]],
       });
       assert.equal(response.status, 405, method);
-      assert.match(response.body, new RegExp(`does not forward ${method} requests`));
+      assert.match(response.body, /^405 Method Not Allowed\nrequest id: /);
       assert.match(response.headers.get("allow") ?? "", /GET/);
       const spans = await traceSpans(receiver, call.traceId, 1);
       // The CLIENT span would end first, so it would have arrived with the SERVER span.
@@ -435,7 +435,7 @@ Deno.test("Deno entry: an upstream slower than the timeout is a 504", async () =
   }));
   const response = await fetch(`${proxy.url}/hang`, { headers: { "x-request-id": "hang" } });
   assert.equal(response.status, 504);
-  assert.match(await response.text(), /did not answer in time\nrequest id: hang\n/);
+  assert.equal(await response.text(), "504 Gateway Timeout\nrequest id: hang\n");
   const spans = await requestSpans(receiver, "hang");
   assert.equal(
     only(spans, PROXY_SERVICE, "SERVER").attributes[KEPT_BY_ATTRIBUTE],

@@ -22,8 +22,8 @@ export interface DenoProxy extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Starts the entry with exactly `env` (plus what deno itself needs) and waits until it listens. */
-export async function startDenoProxy(env: Record<string, string>): Promise<DenoProxy> {
+/** The entry as `deno task proxy:deno` runs it, with exactly `env` (plus what deno needs). */
+function spawnDenoProxy(env: Record<string, string>): Deno.ChildProcess {
   const [program, ...args] = meta.tasks["proxy:deno"].split(/\s+/);
   if (program !== "deno") throw new Error(`proxy:deno does not run deno: ${program}`);
   const inherited = Object.fromEntries(
@@ -32,7 +32,7 @@ export async function startDenoProxy(env: Record<string, string>): Promise<DenoP
       return value === undefined ? [] : [[name, value]];
     }),
   );
-  const child = new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(Deno.execPath(), {
     args,
     cwd: ROOT,
     clearEnv: true,
@@ -41,6 +41,38 @@ export async function startDenoProxy(env: Record<string, string>): Promise<DenoP
     stdout: "null",
     stderr: "piped",
   }).spawn();
+}
+
+export interface EntryStart {
+  /** Whether the entry got as far as listening (it is then stopped). */
+  readonly listened: boolean;
+  readonly status: Deno.CommandStatus;
+  readonly stderr: string;
+}
+
+/**
+ * Starts the entry and waits until it either exits by itself or listens (then stops it): for
+ * configurations that must stop the entry at start.
+ */
+export async function startDenoProxyUntilExitOrListen(
+  env: Record<string, string>,
+): Promise<EntryStart> {
+  const child = spawnDenoProxy(env);
+  let stderr = "";
+  let listened = false;
+  for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+    stderr += text;
+    if (!listened && LISTENING.test(stderr)) {
+      listened = true;
+      child.kill("SIGKILL");
+    }
+  }
+  return { listened, status: await child.status, stderr };
+}
+
+/** Starts the entry with exactly `env` (plus what deno itself needs) and waits until it listens. */
+export async function startDenoProxy(env: Record<string, string>): Promise<DenoProxy> {
+  const child = spawnDenoProxy(env);
 
   let stderr = "";
   const listening = Promise.withResolvers<string>();

@@ -10,7 +10,12 @@ import {
   serverStatusFor,
   spanNameFor,
 } from "../../src/http/attributes.ts";
-import { DEFAULT_SENSITIVE_QUERY_PARAMS, redactQuery, redactUrl } from "../../src/http/redact.ts";
+import {
+  CREDENTIAL_QUERY_PARAMS,
+  DEFAULT_SENSITIVE_QUERY_PARAMS,
+  redactQuery,
+  redactUrl,
+} from "../../src/http/redact.ts";
 
 const NO_EXTRA: readonly string[] = [];
 
@@ -42,19 +47,43 @@ Deno.test("redactQuery keeps every other byte as it was", () => {
   );
 });
 
-Deno.test("redactQuery matches names case-sensitively, as semconv says", () => {
+Deno.test("redactQuery matches the semconv names case-sensitively, as semconv says", () => {
   assert.deepEqual(
-    redactQuery("SIG=1&signature=2&x-amz-signature=3&sig=4", NO_EXTRA),
-    "SIG=1&signature=2&x-amz-signature=3&sig=REDACTED",
+    redactQuery("SIG=1&x-amz-credential=3&sig=4&X-Amz-Credential=5", NO_EXTRA),
+    "SIG=1&x-amz-credential=3&sig=REDACTED&X-Amz-Credential=REDACTED",
+  );
+});
+
+Deno.test("redactQuery redacts every credential name, however it is spelled", () => {
+  for (const name of CREDENTIAL_QUERY_PARAMS) {
+    const upper = name.toUpperCase();
+    const kebab = name.replaceAll("_", "-");
+    const camel = name.replace(/_(.)/g, (_, letter: string) => letter.toUpperCase());
+    for (const spelling of new Set([name, upper, kebab, camel])) {
+      assert.deepEqual(
+        redactQuery(`a=1&${spelling}=s3cret&b=2`, NO_EXTRA),
+        `a=1&${spelling}=REDACTED&b=2`,
+      );
+    }
+  }
+  const issue = "?token=a&api_key=b&password=c&access_token=d&apikey=e&page=2";
+  assert.deepEqual(
+    redactQuery(issue, NO_EXTRA),
+    "token=REDACTED&api_key=REDACTED&password=REDACTED&access_token=REDACTED&apikey=REDACTED&page=2",
+  );
+  // Names that merely contain a credential word are kept: `tokenizer`, `keyword`, `monkey`.
+  assert.deepEqual(
+    redactQuery("tokenizer=1&keyword=2&monkey=3&code=4", NO_EXTRA),
+    "tokenizer=1&keyword=2&monkey=3&code=4",
   );
 });
 
 Deno.test("redactQuery adds the configured names to the defaults", () => {
   assert.deepEqual(
-    redactQuery("token=t&sig=s&Token=u", ["token"]),
-    "token=REDACTED&sig=REDACTED&Token=u",
+    redactQuery("tenant=t&sig=s&Tenant=u", ["tenant"]),
+    "tenant=REDACTED&sig=REDACTED&Tenant=u",
   );
-  assert.deepEqual(redactQuery("token=t", NO_EXTRA), "token=t");
+  assert.deepEqual(redactQuery("tenant=t", NO_EXTRA), "tenant=t");
 });
 
 Deno.test("redactQuery decodes percent-escaped names before matching", () => {
