@@ -53,24 +53,48 @@ function propagatorNamed(name: PropagatorName): TextMapPropagator[] {
     case "baggage":
       return [new BaggagePropagator()];
     case "b3":
-      return [new B3WithoutRandomFlag(new B3Propagator())];
+      return [new StrictB3(new B3Propagator())];
     case "b3multi":
-      return [
-        new B3WithoutRandomFlag(
-          new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }),
-        ),
-      ];
+      return [new StrictB3(new B3Propagator({ injectEncoding: B3InjectEncoding.MULTI_HEADER }))];
     case "none":
       return [];
   }
 }
 
 /**
- * B3 carries no random flag, so a trace it brings in is recorded as not random; otherwise the
- * traceparent written next would claim randomness for ids this process did not make. A trace id
- * that equals the one already extracted (from traceparent) keeps what was recorded for it.
+ * The B3 headers as the B3 specification writes them: ids of fixed length in hex (trace id 16 or
+ * 32 digits, span id 16), read case-insensitively and lower-cased, so what goes onward is always
+ * lower-case. The stock propagator pads an id of any length (`X-B3-TraceId` of 15 digits), finds
+ * an id inside a longer one in `b3`, and keeps upper-case digits.
  */
-class B3WithoutRandomFlag implements TextMapPropagator {
+const B3_HEADER_RULES: Readonly<Record<string, RegExp>> = {
+  b3: /^(?:(?:[0-9a-f]{16}|[0-9a-f]{32})-[0-9a-f]{16}(?:-[01d](?:-[0-9a-f]{16})?)?|[01d])$/,
+  "x-b3-traceid": /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/,
+  "x-b3-spanid": /^[0-9a-f]{16}$/,
+  "x-b3-parentspanid": /^[0-9a-f]{16}$/,
+};
+
+/** A getter that hands the B3 propagator only well-formed, lower-cased B3 ids. */
+function strictB3Getter(getter: TextMapGetter): TextMapGetter {
+  return {
+    keys: (carrier) => getter.keys(carrier),
+    get(carrier, key) {
+      const value = getter.get(carrier, key);
+      const rule = B3_HEADER_RULES[key.toLowerCase()];
+      if (rule === undefined || value === undefined) return value;
+      const first = (Array.isArray(value) ? value[0] : value)?.trim().toLowerCase();
+      return first !== undefined && rule.test(first) ? first : undefined;
+    },
+  };
+}
+
+/**
+ * B3 read strictly (see {@link B3_HEADER_RULES}). B3 carries no random flag either, so a trace it
+ * brings in is recorded as not random; otherwise the traceparent written next would claim
+ * randomness for ids this process did not make. A trace id that equals the one already extracted
+ * (from traceparent) keeps what was recorded for it.
+ */
+class StrictB3 implements TextMapPropagator {
   constructor(private readonly b3: B3Propagator) {}
 
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
@@ -78,7 +102,7 @@ class B3WithoutRandomFlag implements TextMapPropagator {
   }
 
   extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
-    const extracted = this.b3.extract(context, carrier, getter);
+    const extracted = this.b3.extract(context, carrier, strictB3Getter(getter));
     const traceId = trace.getSpanContext(extracted)?.traceId;
     if (traceId === undefined || traceId === trace.getSpanContext(context)?.traceId) {
       return extracted;

@@ -13,7 +13,8 @@ type Member = readonly [key: string, value: string];
 
 /**
  * An immutable W3C tracestate. Unlike the stock OpenTelemetry `TraceState`, parsing discards the
- * whole header when any part of it is invalid, as the W3C test suite requires.
+ * whole header when any member of it is invalid, as the W3C test suite requires; a repeated key
+ * is not invalid: the later duplicates are dropped.
  */
 export class W3CTraceState implements TraceState {
   static readonly EMPTY: W3CTraceState = new W3CTraceState([]);
@@ -23,7 +24,7 @@ export class W3CTraceState implements TraceState {
   /**
    * Parses tracestate header lines (several lines are one list, joined with ","). Returns
    * undefined when the header is absent or holds no member, and when it is invalid: more than 32
-   * members, a duplicate key, or an illegal key or value.
+   * distinct members, or an illegal key or value. Of a repeated key the first member is kept.
    */
   static parse(header: string | string[] | undefined): W3CTraceState | undefined {
     if (header === undefined) return undefined;
@@ -33,11 +34,14 @@ export class W3CTraceState implements TraceState {
     for (const rawMember of list.split(",")) {
       const member = trimOws(rawMember);
       if (member === "") continue;
-      if (members.length === MAX_MEMBERS) return undefined;
       const equals = member.indexOf("=");
       const key = member.slice(0, equals);
       const value = member.slice(equals + 1);
-      if (equals < 0 || !isValidMember(key, value) || keys.has(key)) return undefined;
+      if (equals < 0 || !isValidMember(key, value)) return undefined;
+      // The W3C test suite accepts a repeated key kept as is or with one of them dropped: the
+      // first (left-most, most recent) wins, as `get` would find it first anyway.
+      if (keys.has(key)) continue;
+      if (members.length === MAX_MEMBERS) return undefined;
       keys.add(key);
       members.push([key, value]);
     }

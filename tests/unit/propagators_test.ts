@@ -92,12 +92,20 @@ Deno.test("extract ignores tracestate when the traceparent is invalid", () => {
 Deno.test("extract discards an invalid tracestate whole but keeps the traceparent", () => {
   const headers = new Headers({ traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` });
   headers.append("tracestate", "foo=1,bar=2");
-  headers.append("tracestate", "foo=3");
+  headers.append("tracestate", "Foo=3");
   const spanContext = trace.getSpanContext(
     traceContext.extract(ROOT_CONTEXT, headers, headersGetter),
   );
   assert.equal(spanContext?.traceId, TRACE_ID);
   assert.equal(spanContext?.traceState, undefined);
+
+  // A repeated key is no reason to drop the list (W3C test suite): later duplicates go.
+  const repeated = new Headers({ traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` });
+  repeated.append("tracestate", "foo=1,bar=2");
+  repeated.append("tracestate", "foo=3");
+  const kept = trace.getSpanContext(traceContext.extract(ROOT_CONTEXT, repeated, headersGetter));
+  assert.equal(kept?.traceId, TRACE_ID);
+  assert.equal(kept?.traceState?.serialize(), "foo=1,bar=2");
 
   const thirtyThree = Array.from({ length: 33 }, (_, i) => `k${i}=${i}`).join(",");
   const tooMany = extract({
@@ -168,7 +176,7 @@ Deno.test("inject lower-cases ids and never writes an invalid tracestate", () =>
     unset() {
       return this;
     },
-    serialize: () => "foo=1,foo=2",
+    serialize: () => "foo=1,Foo=2",
   };
   const context = withSpanContext({
     traceId: TRACE_ID.toUpperCase(),
@@ -271,4 +279,40 @@ Deno.test("a trace brought in by B3 is not marked random in the traceparent", ()
     createPropagator(["tracecontext", "b3"]),
   );
   assert.equal(isTraceRandom(both, TRACE_ID), true);
+});
+
+Deno.test("B3 is read strictly: upper-case ids lower-cased, ids of the wrong length refused", () => {
+  const upper = TRACE_ID.toUpperCase();
+  const upperParent = PARENT_ID.toUpperCase();
+  for (const name of ["b3", "b3multi"] as const) {
+    const propagator = createPropagator(["tracecontext", name]);
+    const headers: Record<string, string> = name === "b3"
+      ? { b3: `${upper}-${upperParent}-1` }
+      : { "X-B3-TraceId": upper, "X-B3-SpanId": upperParent, "X-B3-Sampled": "1" };
+    const extracted = trace.getSpanContext(extract(headers, propagator));
+    assert.equal(extracted?.traceId, TRACE_ID, name);
+    assert.equal(extracted?.spanId, PARENT_ID, name);
+    const outgoing = inject(childOf(extract(headers, propagator)), propagator);
+    for (const [header, value] of outgoing) {
+      assert.equal(value, value.toLowerCase(), `${name}: ${header}: ${value}`);
+    }
+  }
+  const refused: [string, Record<string, string>][] = [
+    ["15-digit X-B3-TraceId", { "X-B3-TraceId": TRACE_ID.slice(17), "X-B3-SpanId": PARENT_ID }],
+    ["31-digit X-B3-TraceId", { "X-B3-TraceId": TRACE_ID.slice(1), "X-B3-SpanId": PARENT_ID }],
+    ["15-digit X-B3-SpanId", { "X-B3-TraceId": TRACE_ID, "X-B3-SpanId": PARENT_ID.slice(1) }],
+    ["17-digit trace id in b3", { b3: `f${TRACE_ID.slice(16)}-${PARENT_ID}-1` }],
+    ["33-digit trace id in b3", { b3: `f${TRACE_ID}-${PARENT_ID}-1` }],
+    ["15-digit span id in b3", { b3: `${TRACE_ID}-${PARENT_ID.slice(1)}-1` }],
+    ["junk after b3", { b3: `${TRACE_ID}-${PARENT_ID}-1-${PARENT_ID}x` }],
+  ];
+  for (const [name, headers] of refused) {
+    const propagator = createPropagator([headers.b3 ? "b3" : "b3multi"]);
+    assert.equal(trace.getSpanContext(extract(headers, propagator)), undefined, name);
+  }
+  // A 64-bit trace id is valid B3: it is widened to 128 bits, as the B3 specification says.
+  const short = trace.getSpanContext(
+    extract({ b3: `${TRACE_ID.slice(16)}-${PARENT_ID}-1` }, createPropagator(["b3"])),
+  );
+  assert.equal(short?.traceId, `${"0".repeat(16)}${TRACE_ID.slice(16)}`);
 });

@@ -105,10 +105,22 @@ Deno.test("discards the whole header for an illegal value", () => {
   assert.equal(parse(`foo=${"v".repeat(256)}`)?.get("foo")?.length, 256);
 });
 
-Deno.test("discards the whole header for a duplicate key (test suite: duplicated keys)", () => {
-  for (const header of ["foo=1,foo=1", "foo=1,foo=2", ["foo=1", "foo=1"], ["foo=1", "foo=2"]]) {
-    assert.equal(parse(header), undefined, JSON.stringify(header));
+Deno.test("keeps the header, later duplicates dropped (test suite: duplicated keys)", () => {
+  const cases: [string | string[], string][] = [
+    ["foo=1,foo=1", "foo=1"],
+    ["foo=1,foo=2", "foo=1"],
+    [["foo=1", "foo=2"], "foo=1"],
+    ["a=1,foo=1,b=2,foo=3,a=4", "a=1,foo=1,b=2"],
+  ];
+  for (const [header, kept] of cases) {
+    assert.equal(parse(header)?.serialize(), kept, JSON.stringify(header));
   }
+  // Duplicates do not count toward the 32 members; an invalid member still voids the header.
+  assert.equal(
+    parse([...members(32), "bar01=again"].join(","))?.serialize(),
+    members(32).join(","),
+  );
+  assert.equal(parse("foo=1,foo=2,Bad=3"), undefined);
 });
 
 Deno.test("accepts 32 members and discards 33 (test suite: member count limit)", () => {
