@@ -5,13 +5,13 @@
  * timeout, `OPTIONS *`, and a client that goes away mid-response.
  */
 import assert from "node:assert/strict";
-import type { DecodedSpan } from "../../viewer/otlp.ts";
+import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { digestStream, patternStream } from "../support/bytes.ts";
 import { startDenoProxy, startDenoProxyUntilExitOrListen } from "../support/deno_proxy.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { caller, only, serviceOf, withRequestId } from "../support/proxy_checks.ts";
 import { rawHttp, readUntil } from "../support/raw_client.ts";
-import { closedPort, serve } from "../support/servers.ts";
+import { closedPort, echoServer, serve } from "../support/servers.ts";
 import { startUpstreamApp } from "../support/upstream_app.ts";
 
 const SERVICE = "hardened-proxy";
@@ -229,4 +229,45 @@ Deno.test("Deno entry: credentials in the query and in headers never reach a spa
       assert.ok(!recorded.includes("s3cret"), recorded);
     });
   }
+});
+
+Deno.test("Deno entry: strict peers: B3 goes on lower-case and fixed-length; a repeated tracestate key keeps the header", async (t) => {
+  await using upstream = echoServer();
+  await using proxy = await startDenoProxy({
+    OTEL_TRACES_EXPORTER: "none",
+    OTEL_PROPAGATORS: "tracecontext,baggage,b3multi",
+    TRACEGATE_UPSTREAM: upstream.url,
+  });
+  const forwarded = async (headers: Record<string, string>) => {
+    const response = await fetch(`${proxy.url}/echo`, { headers });
+    return (await response.json() as { headers: Record<string, string> }).headers;
+  };
+  const call = caller("01");
+
+  await t.step("upper-case X-B3 ids are sent on lower-case", async () => {
+    const sent = await forwarded({
+      "X-B3-TraceId": call.traceId.toUpperCase(),
+      "X-B3-SpanId": call.spanId.toUpperCase(),
+      "X-B3-Sampled": "1",
+    });
+    assert.equal(sent["x-b3-traceid"], call.traceId);
+    assert.match(sent["x-b3-spanid"], /^[0-9a-f]{16}$/);
+    assert.match(sent.traceparent, new RegExp(`^00-${call.traceId}-[0-9a-f]{16}-01$`));
+  });
+
+  await t.step("a 15-digit X-B3-TraceId is refused, not padded", async () => {
+    const sent = await forwarded({
+      "X-B3-TraceId": call.traceId.slice(17),
+      "X-B3-SpanId": call.spanId,
+      "X-B3-Sampled": "1",
+    });
+    assert.doesNotMatch(sent["x-b3-traceid"], new RegExp(`${call.traceId.slice(17)}$`));
+    assert.equal(sent.traceparent.split("-")[1], sent["x-b3-traceid"]);
+  });
+
+  await t.step("tracestate foo=1,foo=2: traceparent and tracestate carried on", async () => {
+    const sent = await forwarded({ traceparent: call.traceparent, tracestate: "foo=1,foo=2" });
+    assert.equal(sent.traceparent.split("-")[1], call.traceId);
+    assert.equal(sent.tracestate, "foo=1");
+  });
 });
