@@ -1,9 +1,11 @@
 /**
  * The local trace viewer's server: an OTLP/HTTP trace receiver (`POST /v1/traces`), a small JSON
  * API over the stored traces and the web UI, on one port (4318, the OTLP/HTTP default, so exporters
- * find it without configuration).
+ * find it without configuration). It answers only loopback host names (see loopback.ts) and sends
+ * a Content-Security-Policy that allows the UI's own files only.
  */
 import { Hono } from "hono";
+import { secureHeaders } from "hono/secure-headers";
 import { DEFAULT_MAX_BODY_BYTES, parseOtlpContentType } from "./otlp/decode.ts";
 import {
   exportFailureResponse,
@@ -13,6 +15,7 @@ import {
 } from "./otlp/http.ts";
 import { type TraceSettledListener, TraceStore, type TraceStoreOptions } from "./store.ts";
 import { toJson, traceDetail } from "./json.ts";
+import { loopbackHostOnly } from "./loopback.ts";
 import { loadUi, type UiAsset } from "./ui.ts";
 
 export const DEFAULT_PORT = 4318;
@@ -24,6 +27,8 @@ export interface ViewerAppOptions {
   readonly maxBodyBytes?: number;
   /** Told about every export refused (400, 413, 415), so a user sees why traces are missing. */
   readonly log?: (line: string) => void;
+  /** Host names answered besides the loopback ones (the address it listens on). */
+  readonly allowedHosts?: readonly string[];
 }
 
 export interface ViewerOptions extends TraceStoreOptions, ViewerAppOptions {
@@ -49,6 +54,22 @@ export function createViewerApp(
 ): Hono {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();
+  app.use(loopbackHostOnly(options.allowedHosts));
+  app.use(secureHeaders({
+    // The UI is its own files only: no inline script or style, no framing, no other origin.
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", "data:"],
+      connectSrc: ["'self'"],
+      baseUri: ["'none'"],
+      formAction: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+    xFrameOptions: "DENY",
+    referrerPolicy: "no-referrer",
+  }));
 
   app.post(TRACES_PATH, async (c) => {
     const format = parseOtlpContentType(c.req.header("content-type"));
@@ -95,11 +116,18 @@ function jsonResponse(value: unknown): Response {
 export async function startViewer(options: ViewerOptions = {}): Promise<Viewer> {
   const store = new TraceStore(options);
   if (options.onTraceSettled) store.onTraceSettled(options.onTraceSettled);
-  const app = createViewerApp(store, await loadUi(), options);
+  const hostname = options.hostname ?? "127.0.0.1";
+  // Listening on a specific non-loopback address, requests name that address; a wildcard
+  // address names no host, so only loopback names are answered then.
+  const isWildcard = hostname === "0.0.0.0" || hostname === "::";
+  const app = createViewerApp(store, await loadUi(), {
+    ...options,
+    allowedHosts: isWildcard ? [] : [hostname],
+  });
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
     server = Deno.serve({
-      hostname: options.hostname ?? "127.0.0.1",
+      hostname,
       port: options.port ?? DEFAULT_PORT,
       onListen() {},
     }, app.fetch);
@@ -107,8 +135,9 @@ export async function startViewer(options: ViewerOptions = {}): Promise<Viewer> 
     store.close();
     throw error;
   }
-  const { hostname, port } = server.addr;
-  const url = `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  const { port } = server.addr;
+  const bound = server.addr.hostname;
+  const url = `http://${bound.includes(":") ? `[${bound}]` : bound}:${port}`;
   let closing: Promise<void> | undefined;
   const close = () =>
     closing ??= (async () => {
