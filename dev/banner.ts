@@ -1,5 +1,6 @@
 /** What `deno task dev` prints once everything runs: where each piece is and what to try. */
 import { formatTraceparent, TraceFlagBits } from "../src/propagation/traceparent.ts";
+import type { ConfigError } from "../src/config/env.ts";
 import { DEMO_ROUTES, DEMO_SERVICE_NAME } from "./demo.ts";
 
 /** The last line of the banner: everything is listening. */
@@ -12,7 +13,12 @@ export interface DevUrls {
   readonly demo: string;
 }
 
-export function banner(urls: DevUrls, bindings: Readonly<Record<string, string>>): string {
+/** `ignored`: collector settings from the environment that were not URLs. */
+export function banner(
+  urls: DevUrls,
+  bindings: Readonly<Record<string, string>>,
+  ignored: readonly ConfigError[] = [],
+): string {
   const upstream = bindings.TRACEGATE_UPSTREAM ?? `the routes ${bindings.TRACEGATE_ROUTES}`;
   const inFrontOfDemo = upstream === urls.demo;
   const collector = bindings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
@@ -30,6 +36,8 @@ export function banner(urls: DevUrls, bindings: Readonly<Record<string, string>>
     `  proxy   ${urls.proxy}  the tracegate Worker in workerd, in front of ${upstream}`,
     `  demo    ${urls.demo}  ${DEMO_SERVICE_NAME}: Hono with the tracegate middleware`,
     "",
+    // Said here, not only in a log line above: otherwise the banner names what is not used.
+    ...ignored.map((error) => `  ${error.message}: ignored.`),
     `  The proxy and the demo export to ${collector}` +
     (collector === urls.viewer ? "." : ": the viewer and this terminal show none of it."),
     "",
@@ -38,7 +46,10 @@ export function banner(urls: DevUrls, bindings: Readonly<Record<string, string>>
     `    curl -i -H '${forceHeader}: ${bindings.TRACEGATE_FORCE_TOKEN}' ` +
     `-H 'baggage: user.id=ada' ${urls.proxy}${inFrontOfDemo ? "/whoami" : "/"}`,
     "",
-    "  Demo routes:",
+    // In front of another upstream the proxy does not reach these: they are the demo's own.
+    inFrontOfDemo
+      ? "  Demo routes, through the proxy:"
+      : `  Demo routes, at ${urls.demo} directly:`,
     ...Object.entries(DEMO_ROUTES).map(([route, what]) => `    ${route.padEnd(15)} ${what}`),
     "",
     READY_LINE,

@@ -25,9 +25,22 @@ export function readDevPorts(env: Record<string, string>): {
 
 export const DEV_FORCE_TOKEN = "dev-token";
 
-/** The environment names a collector of its own: spans go there, not to the local viewer. */
+const COLLECTOR_VARIABLES = [
+  "OTEL_EXPORTER_OTLP_ENDPOINT",
+  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+] as const;
+
+/** The collector endpoints the environment sets that are not URLs: ignored, the viewer is used. */
+export function invalidCollectorSettings(env: Record<string, string>): readonly ConfigError[] {
+  const reader = new EnvReader(env);
+  for (const name of COLLECTOR_VARIABLES) reader.url(name);
+  return reader.errors;
+}
+
+/** The environment names a valid collector of its own: spans go there, not to the local viewer. */
 export function hasOwnCollector(env: Record<string, string>): boolean {
-  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const reader = new EnvReader(env);
+  return COLLECTOR_VARIABLES.some((name) => reader.url(name) !== undefined);
 }
 
 /**
@@ -40,9 +53,10 @@ export function proxyBindings(
   env: Record<string, string>,
   local: { readonly upstream: string; readonly collector: string },
 ): Record<string, string> {
+  const invalid = new Set(invalidCollectorSettings(env).map((error) => error.variable));
   const fromEnv = Object.fromEntries(
     Object.entries(env).filter(([name]) =>
-      /^(OTEL|TRACEGATE)_/.test(name) && !name.startsWith("TRACEGATE_DEV_")
+      /^(OTEL|TRACEGATE)_/.test(name) && !name.startsWith("TRACEGATE_DEV_") && !invalid.has(name)
     ),
   );
   const bindings: Record<string, string> = { ...vars, TRACEGATE_FORCE_TOKEN: DEV_FORCE_TOKEN };

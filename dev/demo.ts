@@ -20,6 +20,9 @@ export const DEMO_ROUTES: Readonly<Record<string, string>> = {
   "/whoami": "echoes the user.id baggage entry (recorded as a span attribute)",
 };
 
+/** Baggage entries the demo records as span attributes. */
+export const DEMO_BAGGAGE_ATTRIBUTES: readonly string[] = ["user.id"];
+
 const SLOW_MS = 300;
 
 /** `origin` is where the app itself listens, for the nested call. */
@@ -61,7 +64,7 @@ export interface Demo extends AsyncDisposable {
  */
 export function startDemo(options: { port: number; env: EnvSource }): Demo {
   const tracing = tracingFromOptions(
-    { baggageAttributes: ["user.id"] },
+    { baggageAttributes: DEMO_BAGGAGE_ATTRIBUTES },
     { ...options.env, OTEL_SERVICE_NAME: DEMO_SERVICE_NAME },
   );
   let url = "";

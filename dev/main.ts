@@ -4,12 +4,18 @@
  * finished trace is printed as a tree. SIGINT/SIGTERM stop all of it, workerd included.
  */
 import { readProxyConfig } from "../proxy/config.ts";
+import { EnvReader } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import { startViewer } from "../viewer/server.ts";
 import { renderTrace } from "../viewer/terminal.ts";
 import { banner } from "./banner.ts";
-import { hasOwnCollector, proxyBindings, readDevPorts } from "./config.ts";
-import { startDemo } from "./demo.ts";
+import {
+  hasOwnCollector,
+  invalidCollectorSettings,
+  proxyBindings,
+  readDevPorts,
+} from "./config.ts";
+import { DEMO_BAGGAGE_ATTRIBUTES, startDemo } from "./demo.ts";
 import { onStopSignal, withoutSignalExits } from "./signals.ts";
 import { buildWorker, runWorker } from "./worker_build.ts";
 
@@ -23,12 +29,20 @@ async function start(signal: AbortSignal): Promise<void> {
   const { ports, errors } = readDevPorts(env);
   logConfigErrors(errors, console.error);
   const color = Deno.stdout.isTerminal() && env.NO_COLOR === undefined;
+  // Baggage recorded as attributes (the demo's and the proxy's) shows in the printed trees.
+  const alsoShow = [
+    ...new Set([
+      ...DEMO_BAGGAGE_ATTRIBUTES,
+      ...new EnvReader(env).list("TRACEGATE_BAGGAGE_ATTRIBUTES"),
+    ]),
+  ];
 
   const viewer = await startViewer({
     hostname: "127.0.0.1",
     port: ports.viewer,
     log: console.error,
-    onTraceSettled: (trace) => console.log(renderTrace(trace, { color, update: trace.update })),
+    onTraceSettled: (trace) =>
+      console.log(renderTrace(trace, { color, update: trace.update, alsoShow })),
   }).catch(explainPortInUse("viewer", "TRACEGATE_DEV_VIEWER_PORT", ports.viewer));
   resources.defer(() => viewer.close());
 
@@ -61,7 +75,8 @@ async function start(signal: AbortSignal): Promise<void> {
   resources.defer(() => proxy.close());
   signal.throwIfAborted();
 
-  console.log(banner({ viewer: viewer.url, proxy: proxy.url.origin, demo: demo.url }, bindings));
+  const urls = { viewer: viewer.url, proxy: proxy.url.origin, demo: demo.url };
+  console.log(banner(urls, bindings, invalidCollectorSettings(env)));
 }
 
 /** Turns "address in use" into a message naming the variable that moves the piece elsewhere. */

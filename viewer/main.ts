@@ -14,6 +14,8 @@ const port = env.integer("TRACEGATE_VIEWER_PORT", DEFAULT_PORT, { min: 0, max: 6
 logConfigErrors(env.errors, console.error);
 
 const color = Deno.stdout.isTerminal() && Deno.env.get("NO_COLOR") === undefined;
+/** Baggage keys recorded as span attributes are shown in the printed trees too. */
+const alsoShow = env.list("TRACEGATE_BAGGAGE_ATTRIBUTES");
 
 async function listen(): Promise<Viewer> {
   try {
@@ -21,7 +23,8 @@ async function listen(): Promise<Viewer> {
       hostname,
       port,
       log: console.error,
-      onTraceSettled: (trace) => console.log(renderTrace(trace, { color, update: trace.update })),
+      onTraceSettled: (trace) =>
+        console.log(renderTrace(trace, { color, update: trace.update, alsoShow })),
     });
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;

@@ -2,6 +2,7 @@
  * The viewer's memory: the most recent traces, grouped by trace id as their spans arrive (the spans
  * of one trace may come in several exports, from several services), within fixed bounds.
  */
+import { ATTR_URL_FULL, ATTR_URL_PATH } from "@opentelemetry/semantic-conventions";
 import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
 import { hexOfBytes } from "./otlp/fields.ts";
 import { type Attributes, type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
@@ -25,6 +26,8 @@ export interface TraceSummary {
   /** The span without a parent in the trace, else the earliest. */
   readonly rootSpanId: string;
   readonly rootName: string;
+  /** The root's `url.path` (or the path of its `url.full`), "" when it has neither. */
+  readonly rootPath: string;
   readonly rootService: string;
   /** Every service.name with spans in the trace, in order of first appearance. */
   readonly services: readonly string[];
@@ -127,6 +130,7 @@ function summarize(
     traceId,
     rootSpanId: root.spanId,
     rootName: root.name,
+    rootPath: pathOf(root),
     rootService: serviceOf(root),
     services: [...services],
     startTimeUnixNano: start,
@@ -136,6 +140,18 @@ function summarize(
     errorCount,
     requestIds: [...requestIds],
   };
+}
+
+function pathOf(span: DecodedSpan): string {
+  const path = span.attributes[ATTR_URL_PATH];
+  if (typeof path === "string") return path;
+  const full = span.attributes[ATTR_URL_FULL];
+  if (typeof full !== "string") return "";
+  try {
+    return new URL(full).pathname;
+  } catch {
+    return "";
+  }
 }
 
 function earliest(spans: readonly DecodedSpan[]): DecodedSpan {

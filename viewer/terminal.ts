@@ -33,6 +33,8 @@ export interface RenderOptions {
   readonly color?: boolean;
   /** The trace settled before and late spans arrived since. */
   readonly update?: boolean;
+  /** Attributes shown too, after the key ones: the baggage keys set as attributes. */
+  readonly alsoShow?: readonly string[];
 }
 
 interface Style {
@@ -71,13 +73,17 @@ export function renderTrace(trace: StoredTrace, options: RenderOptions = {}): st
   if (summary.droppedSpanCount > 0) facts.push(`${summary.droppedSpanCount} dropped`);
   if (options.update) facts.push("updated with late spans");
   const lines = [
-    `${style.bold(`trace ${summary.traceId}`)}  ${summary.rootName}  ${
-      style.dim(facts.join(" · "))
-    }`,
+    [
+      style.bold(`trace ${summary.traceId}`),
+      summary.rootName,
+      summary.rootPath,
+      style.dim(facts.join(" · ")),
+    ]
+      .filter((part) => part !== "").join("  "),
   ];
   const visit = (node: SpanNode, lead: string, branch: string) => {
     const tree = lead + branch;
-    lines.push((tree && style.dim(tree)) + spanLine(node.span, style));
+    lines.push((tree && style.dim(tree)) + spanLine(node.span, style, options.alsoShow ?? []));
     const childLead = lead + (branch === "├─ " ? "│  " : branch === "" ? "" : "   ");
     node.children.forEach((child, index) => {
       visit(child, childLead, index === node.children.length - 1 ? "└─ " : "├─ ");
@@ -87,14 +93,14 @@ export function renderTrace(trace: StoredTrace, options: RenderOptions = {}): st
   return lines.join("\n") + "\n";
 }
 
-function spanLine(span: DecodedSpan, style: Style): string {
+function spanLine(span: DecodedSpan, style: Style, alsoShow: readonly string[]): string {
   const parts = [
     style.service(serviceOf(span)),
     span.name,
     style.dim(formatDuration(span.endTimeUnixNano - span.startTimeUnixNano)),
     statusText(span, style),
   ];
-  const attributes = keyAttributes(span);
+  const attributes = keyAttributes(span, alsoShow);
   if (attributes.length > 0) parts.push(style.dim(attributes.join(" ")));
   return parts.join("  ");
 }
@@ -105,9 +111,9 @@ function statusText({ status }: DecodedSpan, style: Style): string {
   return style.error(status.message ? `ERROR: ${status.message}` : "ERROR");
 }
 
-function keyAttributes(span: DecodedSpan): string[] {
+function keyAttributes(span: DecodedSpan, alsoShow: readonly string[]): string[] {
   const shown: string[] = [];
-  for (const choice of KEY_ATTRIBUTES) {
+  for (const choice of [...KEY_ATTRIBUTES, ...alsoShow]) {
     const key = (typeof choice === "string" ? [choice] : choice)
       .find((name) => present(span.attributes[name]));
     if (key !== undefined) shown.push(`${key}=${attrText(span.attributes[key])}`);

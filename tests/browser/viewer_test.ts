@@ -3,8 +3,9 @@
  * traces appear by themselves, search filters them, and a trace opens as a waterfall with the
  * right nesting, errors marked, links shown and span details on click.
  *
- * Writes a screenshot to test-artifacts/viewer.png, and to docs/waterfall.png (the README's) when
- * UPDATE_DOCS_SCREENSHOT=1. Fails when Chromium is missing unless TRACEGATE_SKIP_BROWSER=1.
+ * Writes screenshots to test-artifacts/: viewer.png (the sample traces) and dev-waterfall.png (a
+ * real `deno task dev` trace of the demo, also written to docs/waterfall.png, the README's picture,
+ * when UPDATE_DOCS_SCREENSHOT=1). Fails when Chromium is missing unless TRACEGATE_SKIP_BROWSER=1.
  * Run by `deno task test:browser` (and `.ci/run`, which installs Debian's chromium first), apart
  * from `deno task test`, which must pass on a machine with only Node and npm.
  */
@@ -12,11 +13,22 @@ import assert from "node:assert/strict";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { startViewer } from "../../viewer/server.ts";
 import {
+  bannerUrls,
+  cleanEnv,
+  DevTask,
+  freePorts,
+  printedTree,
+  randomHex,
+  START_TIMEOUT_MS,
+  TRACE_TIMEOUT_MS,
+} from "../support/dev_task.ts";
+import {
   CHECKOUT_TRACE,
   countSpans,
   type PlannedSpan,
   recordTraces,
   SAMPLE_TRACES,
+  STACK,
 } from "../support/viewer_traces.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -32,6 +44,7 @@ const CHROMIUM_ARGS = [
 ];
 const ROOT = new URL("../../", import.meta.url);
 const ARTIFACT = new URL("test-artifacts/viewer.png", ROOT);
+const DEV_ARTIFACT = new URL("test-artifacts/dev-waterfall.png", ROOT);
 const DOCS_SCREENSHOT = new URL("docs/waterfall.png", ROOT);
 
 async function launchChromium(): Promise<BrowserContext & AsyncDisposable> {
@@ -145,6 +158,7 @@ Deno.test({
       );
       assert.equal(await item.getAttribute("data-error"), "");
       assert.equal(await item.locator(".trace-name").textContent(), "GET /checkout");
+      assert.equal(await item.locator(".trace-path").textContent(), "/checkout");
       assert.equal(await item.locator(".error-mark").textContent(), "2 errors");
       assert.deepStrictEqual(await item.locator(".service-chip").allTextContents(), [
         "frontend",
@@ -242,14 +256,82 @@ Deno.test({
       });
       assert.match(await detail.textContent() ?? "", /statusERROR: database timeout/);
       assert.match(await detail.locator(".events").textContent() ?? "", /exception/);
+      // The exception is recorded at the span's end: 66 ms into the span (93 ms into the trace).
+      assert.equal(await detail.locator(".events .event-time").textContent(), "+66.0 ms");
+      const stack = detail.locator(".events td.multiline");
+      assert.equal(await stack.textContent(), STACK);
+      assert.equal(
+        (await stack.innerText()).split("\n").length,
+        3,
+        "each stack frame on its own line",
+      );
       assert.match(await detail.textContent() ?? "", /service\.nameinventory/);
     });
 
     await Deno.mkdir(new URL(".", ARTIFACT), { recursive: true });
     await page.screenshot({ path: ARTIFACT.pathname });
+    assert.deepStrictEqual(pageErrors, []);
+  },
+});
+
+Deno.test({
+  name: "a real `deno task dev` trace of the demo as a waterfall (the README's picture)",
+  ignore: Deno.env.get("TRACEGATE_SKIP_BROWSER") === "1",
+  async fn() {
+    const [viewerPort, proxyPort, demoPort] = freePorts(3);
+    await using dev = new DevTask({
+      ...cleanEnv(),
+      NO_COLOR: "1",
+      TRACEGATE_DEV_VIEWER_PORT: String(viewerPort),
+      TRACEGATE_DEV_PROXY_PORT: String(proxyPort),
+      TRACEGATE_DEV_DEMO_PORT: String(demoPort),
+    });
+    const urls = await dev.waitForOutput(bannerUrls, "ready line", START_TIMEOUT_MS);
+    // What the banner suggests: the failing route and baggage with the force header, then the
+    // nested route with a sampled traceparent, the trace the picture shows.
+    const forced = { "x-tracegate-force": "dev-token" };
+    for (
+      const [path, headers] of [["/fail", forced], ["/whoami", {
+        ...forced,
+        baggage: "user.id=ada",
+      }]] as const
+    ) {
+      await (await fetch(`${urls.proxy}${path}`, { headers })).body?.cancel();
+    }
+    const traceId = randomHex(16);
+    const response = await fetch(`${urls.proxy}/orders/42`, {
+      headers: { traceparent: `00-${traceId}-${randomHex(8)}-01` },
+    });
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    await dev.waitForOutput(printedTree(traceId, 5), "5-span tree", TRACE_TIMEOUT_MS);
+
+    await using browser = await launchChromium();
+    const page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+    const pageErrors: string[] = [];
+    page.on("pageerror", (error) => pageErrors.push(error.message));
+    await page.goto(`${urls.viewer}/#${traceId}`);
+    await waitForCount(page, ".span-row", 5);
+    await waitForCount(page, ".trace-item", 3);
+    const rows = await waterfallRows(page);
+    assert.deepStrictEqual(rows.map((row) => [row.service, row.depth]), [
+      ["tracegate-proxy", 0],
+      ["tracegate-proxy", 1],
+      ["demo-service", 2],
+      ["demo-service", 3],
+      ["demo-service", 4],
+    ]);
+    await page.locator(`[data-span-id="${rows[2].spanId}"]`).click();
+    await page.locator("#span-detail h3", { hasText: "GET /orders/:id" }).waitFor();
+    // A span without events or links shows neither section, and no stray text for them.
+    assert.doesNotMatch(await page.locator("#span-detail").textContent() ?? "", /false/);
+
+    await Deno.mkdir(new URL(".", DEV_ARTIFACT), { recursive: true });
+    await page.screenshot({ path: DEV_ARTIFACT.pathname });
     if (Deno.env.get("UPDATE_DOCS_SCREENSHOT") === "1") {
       await Deno.mkdir(new URL(".", DOCS_SCREENSHOT), { recursive: true });
-      await Deno.copyFile(ARTIFACT, DOCS_SCREENSHOT);
+      await Deno.copyFile(DEV_ARTIFACT, DOCS_SCREENSHOT);
     }
     assert.deepStrictEqual(pageErrors, []);
   },

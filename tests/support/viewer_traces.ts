@@ -33,11 +33,16 @@ export interface PlannedSpan {
   /** Status ERROR with this message ("" for none). */
   readonly error?: string;
   /** An exception event (name is its type) at the span's end. */
-  readonly exception?: { readonly type: string; readonly message: string };
+  readonly exception?: { readonly type: string; readonly message: string; readonly stack?: string };
   /** The key of a span recorded earlier in the same batch. */
   readonly linkTo?: string;
   readonly children?: readonly PlannedSpan[];
 }
+
+/** A stack trace of several frames, one per line, as the exception event carries it. */
+export const STACK = "TimeoutError: database timeout after 60 ms\n" +
+  "    at query (file:///srv/inventory/db.ts:12:5)\n" +
+  "    at lookup (file:///srv/inventory/stock.ts:40:3)";
 
 export interface RecordOptions {
   /** Sends each service's spans; OTLP/HTTP JSON to `tracesUrl` unless given. */
@@ -84,7 +89,7 @@ export async function recordTraces(
     for (const child of plan.children ?? []) record(child, trace.setSpan(parent, span));
     if (plan.exception) {
       span.recordException(
-        { name: plan.exception.type, message: plan.exception.message },
+        { name: plan.exception.type, message: plan.exception.message, stack: plan.exception.stack },
         baseMs + plan.endMs,
       );
     }
@@ -142,7 +147,11 @@ export const CHECKOUT_TRACE: PlannedSpan = {
         startMs: 3027,
         endMs: 3093,
         error: "database timeout",
-        exception: { type: "TimeoutError", message: "database timeout after 60 ms" },
+        exception: {
+          type: "TimeoutError",
+          message: "database timeout after 60 ms",
+          stack: STACK,
+        },
         attributes: {
           "http.request.method": "GET",
           "http.route": "/stock/:sku",

@@ -115,6 +115,8 @@ function traceItem(trace) {
       "div",
       { class: "trace-item-top" },
       el("span", { class: "trace-name", title: trace.rootName }, trace.rootName),
+      trace.rootPath !== "" &&
+        el("span", { class: "trace-path", title: trace.rootPath }, trace.rootPath),
       error &&
         el(
           "span",
@@ -288,7 +290,8 @@ function showSpan(span, summary) {
   const offset = (unixNano) => formatDuration(BigInt(unixNano) - start);
   const duration = BigInt(span.endTimeUnixNano) - BigInt(span.startTimeUnixNano);
   const status = span.status.code + (span.status.message ? `: ${span.status.message}` : "");
-  panel.replaceChildren(
+  // The sections a span lacks are `false`: left out, not shown as the text "false".
+  panel.replaceChildren(...[
     el(
       "h3",
       {},
@@ -307,50 +310,54 @@ function showSpan(span, summary) {
     ]),
     section("Attributes", attributeTable(span.attributes, "span-attributes")),
     span.events.length > 0 &&
-      section(
-        "Events",
-        el(
-          "ul",
-          { class: "events" },
-          ...span.events.map((event) =>
-            el(
-              "li",
-              {},
-              el("span", { class: "event-time" }, `+${offset(event.timeUnixNano)}`),
-              el("strong", {}, event.name),
-              attributeTable(event.attributes),
-            )
-          ),
+    section(
+      "Events",
+      el(
+        "ul",
+        { class: "events" },
+        ...span.events.map((event) =>
+          el(
+            "li",
+            {},
+            // Relative to the span: where in its life the event happened.
+            el("span", {
+              class: "event-time",
+              title: `+${offset(event.timeUnixNano)} in the trace`,
+            }, `+${formatDuration(BigInt(event.timeUnixNano) - BigInt(span.startTimeUnixNano))}`),
+            el("strong", {}, event.name),
+            attributeTable(event.attributes),
+          )
         ),
       ),
+    ),
     span.links.length > 0 &&
-      section(
-        "Links",
-        el(
-          "ul",
-          { class: "links" },
-          ...span.links.map((link) =>
+    section(
+      "Links",
+      el(
+        "ul",
+        { class: "links" },
+        ...span.links.map((link) =>
+          el(
+            "li",
+            {},
             el(
-              "li",
-              {},
-              el(
-                "a",
-                {
-                  href: `#${link.traceId}`,
-                  onclick: (event) => {
-                    event.preventDefault();
-                    openTrace(link.traceId);
-                  },
+              "a",
+              {
+                href: `#${link.traceId}`,
+                onclick: (event) => {
+                  event.preventDefault();
+                  openTrace(link.traceId);
                 },
-                `trace ${link.traceId} · span ${link.spanId}`,
-              ),
-              attributeTable(link.attributes),
-            )
-          ),
+              },
+              `trace ${link.traceId} · span ${link.spanId}`,
+            ),
+            attributeTable(link.attributes),
+          )
         ),
       ),
+    ),
     section("Resource", attributeTable(span.resourceAttributes)),
-  );
+  ].filter((child) => child !== false));
 }
 
 function section(title, ...content) {
@@ -368,6 +375,11 @@ function factTable(rows) {
   );
 }
 
+/** Stack traces and other multi-line values keep their lines. */
+function multiline(value) {
+  return typeof value === "string" && value.includes("\n") ? "multiline" : undefined;
+}
+
 function attributeTable(attributes, className) {
   const entries = Object.entries(attributes).sort(([a], [b]) => a.localeCompare(b));
   if (entries.length === 0) return el("p", { class: "none" }, "none");
@@ -375,7 +387,7 @@ function attributeTable(attributes, className) {
     "table",
     { class: `attributes ${className ?? ""}` },
     ...entries.map(([key, value]) =>
-      el("tr", {}, el("th", {}, key), el("td", {}, valueText(value)))
+      el("tr", {}, el("th", {}, key), el("td", { class: multiline(value) }, valueText(value)))
     ),
   );
 }
