@@ -15,7 +15,7 @@ import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
 import { type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { attrText, type StoredTrace } from "./store.ts";
 import { spanForest, type SpanNode } from "./tree.ts";
-import { formatDuration, paletteSlot } from "./ui/format.js";
+import { formatDuration, paletteSlot, pathBesideName } from "./ui/format.js";
 
 /** Shown after the status, in this order, when a span has them. */
 const KEY_ATTRIBUTES: readonly (string | readonly string[])[] = [
@@ -76,7 +76,7 @@ export function renderTrace(trace: StoredTrace, options: RenderOptions = {}): st
     [
       style.bold(`trace ${summary.traceId}`),
       summary.rootName,
-      summary.rootPath,
+      pathBesideName(summary.rootName, summary.rootPath),
       style.dim(facts.join(" · ")),
     ]
       .filter((part) => part !== "").join("  "),

@@ -85,6 +85,7 @@ Deno.test("spans of one trace arriving in several exports are grouped and summar
     traceId: id,
     rootSpanId: root.spanId,
     rootName: "GET /a",
+    rootPath: "",
     rootService: "edge",
     services: ["edge", "backend"],
     startTimeUnixNano: T0,

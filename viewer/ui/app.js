@@ -1,7 +1,7 @@
 // The viewer's page: the recent traces (polled every second), a search box, and the waterfall of
 // the trace opened. Everything shown is built with DOM calls, never parsed as HTML, since span
 // names and attributes come from whoever sends spans.
-import { formatDuration, paletteSlot } from "./format.js";
+import { formatDuration, paletteSlot, pathBesideName } from "./format.js";
 
 const POLL_MS = 1000;
 const SEARCH_DEBOUNCE_MS = 200;
@@ -115,7 +115,7 @@ function traceItem(trace) {
       "div",
       { class: "trace-item-top" },
       el("span", { class: "trace-name", title: trace.rootName }, trace.rootName),
-      trace.rootPath !== "" &&
+      pathBesideName(trace.rootName, trace.rootPath) !== "" &&
         el("span", { class: "trace-path", title: trace.rootPath }, trace.rootPath),
       error &&
         el(

@@ -31,3 +31,14 @@ export function paletteSlot(service, size) {
   }
   return (hash >>> 0) % size;
 }
+
+/**
+ * The root's path, shown beside the trace's name when the name does not already end with it
+ * (`GET /` for `/orders/42` does not; `GET /checkout` for `/checkout` does).
+ * @param {string} name
+ * @param {string} path
+ * @returns {string} the path, or "" when it would repeat the name
+ */
+export function pathBesideName(name, path) {
+  return path === "" || name.endsWith(` ${path}`) ? "" : path;
+}
