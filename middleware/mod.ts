@@ -21,6 +21,7 @@ import { ServerSpan } from "../src/tracing/server.ts";
 import type { Tracing } from "../src/tracing/setup.ts";
 import { ensureContextManager } from "./context_manager.ts";
 import { type TracegateOptions, tracingFromOptions } from "./options.ts";
+import { runtimeBodyEnd } from "./runtime/mod.ts";
 
 export {
   type MiddlewareOptions,
@@ -111,7 +112,10 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
     if (c.error) server.recordError(c.error);
     if (c.req.routeIndex !== ownIndex) server.setRoute(routePath(c));
 
-    const response = server.finish(c.res, { waitUntil: waitUntilOf(c) });
+    const response = server.finish(c.res, {
+      waitUntil: waitUntilOf(c),
+      bodyEnd: runtimeBodyEnd(c),
+    });
     if (response !== c.res) {
       // Assigning over an existing response makes Hono copy the old headers onto the new one,
       // which would overwrite the Server-Timing entry just appended; clear it first.

@@ -8,6 +8,7 @@ import { type Context, Hono } from "hono";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
+import type { BodyEndSignal } from "../src/http/body_end.ts";
 import { ATTR_TAIL_KEPT_BY } from "../src/export/queue.ts";
 import { samplerFromSettings } from "../src/sampling.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
@@ -41,6 +42,8 @@ export interface ProxyRequestInfo {
   readonly waitUntil?: (work: Promise<unknown>) => void;
   /** The socket peer, when the runtime knows it. */
   readonly clientAddress?: string;
+  /** How the runtime tells that the response body has been sent; default: a JavaScript wrap. */
+  readonly bodyEnd?: BodyEndSignal;
   /** Sends this request upstream instead of the proxy's `fetch` (Deno's WebSocket bridge). */
   readonly fetch?: typeof fetch;
 }
@@ -234,6 +237,7 @@ function finish(
   }
   return server.finish(response, {
     waitUntil: info.waitUntil,
+    bodyEnd: info.bodyEnd,
     beforeEnd(outcome, span) {
       client?.end(outcome);
       if (!headSampled) {

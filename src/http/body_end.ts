@@ -1,4 +1,8 @@
-/** Knowing when a response body has finished streaming, without buffering it. */
+/**
+ * Knowing when a response body has been sent, without buffering it: through the runtime's own
+ * signal where it has one (a `BodyEndSignal` passed in by the runtime's entry or middleware), else
+ * through a JavaScript stream wrapped around the body.
+ */
 
 export type BodyEndKind = "complete" | "cancelled" | "error";
 
@@ -7,15 +11,23 @@ export interface BodyOutcome {
   readonly kind: BodyEndKind;
   /** The source's error, present only when `kind` is "error". */
   readonly error?: unknown;
-  /** Body bytes handed to the consumer. */
-  readonly bytes: number;
+  /** Body bytes handed to the consumer, when the signal counts them (the JavaScript wrap does). */
+  readonly bytes?: number;
 }
 
 export type BodyEndCallback = (outcome: BodyOutcome) => void;
 
 /**
- * A Response with the same status, status text and headers whose body is `response`'s body passed
- * through, calling `done` exactly once when it completes, is cancelled by the consumer, or errors.
+ * A runtime's way of telling when a response body has been sent. Given a response that has a
+ * body, it returns the response to send (the same one, or one whose body flows through a native
+ * pipe) and calls `done` once the body has been sent, cancelled by the consumer, or has failed.
+ * `done` never throws and ignores every call after the first.
+ */
+export type BodyEndSignal = (response: Response, done: BodyEndCallback) => Response;
+
+/**
+ * The response to send, calling `done` exactly once when its body has been sent, was cancelled by
+ * the consumer, or failed, as `signal` (default: the JavaScript wrap, `streamBodyEnd`) reports it.
  *
  * Responses without a body (204, 304, null body) and upgrade responses (status 1xx, or
  * Cloudflare's `webSocket`-carrying 101, which the Response constructor would refuse or strip)
@@ -23,20 +35,40 @@ export type BodyEndCallback = (outcome: BodyOutcome) => void;
  *
  * Exceptions thrown by `done` are ignored, so telemetry can never break the body it observes.
  */
-export function onBodyEnd(response: Response, done: BodyEndCallback): Response {
-  const body = response.body;
-  if (body === null || response.status < 200 || carriesWebSocket(response)) {
-    notify(done, { kind: "complete", bytes: 0 });
+export function onBodyEnd(
+  response: Response,
+  done: BodyEndCallback,
+  signal: BodyEndSignal = streamBodyEnd,
+): Response {
+  let ended = false;
+  const once: BodyEndCallback = (outcome) => {
+    if (ended) return;
+    ended = true;
+    try {
+      done(outcome);
+    } catch {
+      // The observer's failure must not reach the response.
+    }
+  };
+  if (response.body === null || response.status < 200 || carriesWebSocket(response)) {
+    once({ kind: "complete", bytes: 0 });
     return response;
   }
+  return signal(response, once);
+}
 
-  const reader = body.getReader();
+/**
+ * The JavaScript wrap, for runtimes that do not tell when a body has been sent: a Response with
+ * the same status, status text and headers whose body is `response`'s passed through, counted.
+ * JavaScript runs for every chunk, and the runtime loses its native body path: the last resort.
+ */
+export const streamBodyEnd: BodyEndSignal = (response, done) => {
+  const reader = response.body!.getReader();
   let bytes = 0;
   let ended = false;
   const end = (outcome: BodyOutcome) => {
-    if (ended) return;
     ended = true;
-    notify(done, outcome);
+    done(outcome);
   };
 
   // A pull source with highWaterMark 0 reads the original body only when the consumer asks for
@@ -72,16 +104,8 @@ export function onBodyEnd(response: Response, done: BodyEndCallback): Response {
     statusText: response.statusText,
     headers: response.headers,
   });
-}
+};
 
 function carriesWebSocket(response: Response): boolean {
   return (response as Response & { webSocket?: unknown }).webSocket != null;
-}
-
-function notify(done: BodyEndCallback, outcome: BodyOutcome): void {
-  try {
-    done(outcome);
-  } catch {
-    // See onBodyEnd: the observer's failure must not reach the response.
-  }
 }

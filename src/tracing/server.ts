@@ -19,7 +19,7 @@ import {
   serverStatusFor,
   spanNameFor,
 } from "../http/attributes.ts";
-import { type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
+import { type BodyEndSignal, type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
 import { handBackHeaders } from "../http/handback.ts";
 import { type RequestIdPolicy, resolveRequestId } from "../http/request_id.ts";
 import { headersGetter, traceparentOf } from "../propagation/mod.ts";
@@ -48,6 +48,11 @@ export interface ServerSpanStart {
 }
 
 export interface ServerSpanEnd {
+  /**
+   * How the runtime tells that the response body has been sent (Deno's `info.completed`,
+   * workerd's native pipe); without it a JavaScript stream wraps the body.
+   */
+  readonly bodyEnd?: BodyEndSignal;
   /** How the response body ended; called just before the server span ends. */
   readonly beforeEnd?: (outcome: BodyOutcome, span: Span) => void;
   /**
@@ -160,7 +165,7 @@ export class ServerSpan {
         const exported = this.#tracing.exportEnded();
         settle?.(exported);
       }
-    });
+    }, end.bodyEnd);
   }
 }
 
@@ -168,9 +173,13 @@ export class ServerSpan {
 export const ATTR_CLIENT_DISCONNECTED = "tracegate.client.disconnected";
 
 /** The mark a client leaves by going away mid-response: not an error of the server's. */
-function markClientDisconnected(span: Span, bytesSent: number): void {
+function markClientDisconnected(span: Span, bytesSent: number | undefined): void {
   span.setAttribute(ATTR_CLIENT_DISCONNECTED, true);
-  span.addEvent("client disconnected", { "tracegate.response.body_bytes_sent": bytesSent });
+  // The runtimes' own signals (Deno's info.completed) do not count the bytes.
+  span.addEvent(
+    "client disconnected",
+    bytesSent === undefined ? undefined : { "tracegate.response.body_bytes_sent": bytesSent },
+  );
 }
 
 function parentFor(tracing: Tracing, start: ServerSpanStart): { parent: Context; links?: Link[] } {

@@ -117,8 +117,8 @@ Deno.test("done reports 'cancelled' when the client goes away mid-body, and the 
 
     const outcome = await within(recorder.first, "done");
     assert.equal(outcome.kind, "cancelled");
-    assert.ok(outcome.bytes >= received, `${outcome.bytes} < ${received}`);
-    assert.ok(outcome.bytes < maxChunks * CHUNK_SIZE);
+    assert.ok(outcome.bytes! >= received, `${outcome.bytes} < ${received}`);
+    assert.ok(outcome.bytes! < maxChunks * CHUNK_SIZE);
     await within(sourceCancelled.promise, "source cancel");
   } finally {
     await server.shutdown();
@@ -220,9 +220,26 @@ Deno.test("a Deno WebSocket upgrade passes through untouched", async () => {
   }
 });
 
-Deno.test("an exception thrown by done does not break the body", async () => {
-  const wrapped = onBodyEnd(new Response("payload"), () => {
+Deno.test("an exception thrown by done does not break the body", async (t) => {
+  const throwing = () => {
     throw new Error("observer bug");
+  };
+  await t.step("a response without a body is still returned", () => {
+    const response = new Response(null, { status: 204 });
+    assert.equal(onBodyEnd(response, throwing), response);
   });
-  assert.equal(await wrapped.text(), "payload");
+  await t.step("a consumer that stops reading still cancels the source", async () => {
+    const sourceCancelled = Promise.withResolvers<unknown>();
+    const body = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.enqueue(new Uint8Array(8)),
+      cancel: (reason) => sourceCancelled.resolve(reason),
+    }, { highWaterMark: 0 });
+    const reader = onBodyEnd(new Response(body), throwing).body!.getReader();
+    await reader.read();
+    await reader.cancel("gone");
+    assert.equal(await within(sourceCancelled.promise, "source cancel"), "gone");
+  });
+  await t.step("a body read whole still arrives whole", async () => {
+    assert.equal(await onBodyEnd(new Response("payload"), throwing).text(), "payload");
+  });
 });
