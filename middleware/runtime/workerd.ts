@@ -2,7 +2,8 @@
  * workerd (Cloudflare Workers): the body flows from its source into an `IdentityTransformStream`
  * (a `FixedLengthStream` when its length is known, so `Content-Length` is kept) with `pipeTo`,
  * which workerd runs natively between its own streams: no JavaScript per chunk. The span ends
- * when the pipe settles.
+ * when the pipe settles. When the client goes away, workerd may fail the request's own fetches
+ * first ("Network connection lost."): the span then records the source's error, not a cancel.
  */
 import type { BodyEndSignal } from "../../src/http/body_end.ts";
 import type { RuntimeBodyEnd } from "./mod.ts";
@@ -23,25 +24,23 @@ export const workerdBodyEnd: BodyEndSignal = (response, done) => {
     ? new FixedLengthStream(Number(length))
     : new IdentityTransformStream();
   const source = response.body!;
-  source.pipeTo(pipe.writable).then(
+  // Neither side is cancelled or aborted by the pipe's failure, so each side's state afterwards
+  // tells which failed: the client's (it went away) or the source (an error).
+  source.pipeTo(pipe.writable, { preventCancel: true, preventAbort: true }).then(
     () => done({ kind: "complete" }),
-    // The pipe fails both when the source failed and when the client went away (its side was
-    // cancelled, which cancels the source): an errored source tells the first apart.
-    (error) =>
-      sourceFailed(source).then((failed) =>
-        done(failed ? { kind: "error", error } : { kind: "cancelled" })
-      ),
+    (error) => {
+      const writer = pipe.writable.getWriter();
+      if (writer.desiredSize === null) {
+        source.cancel(error).catch(() => {});
+        done({ kind: "cancelled" });
+      } else {
+        writer.abort(error).catch(() => {});
+        done({ kind: "error", error });
+      }
+    },
   );
   return new Response(pipe.readable, response);
 };
-
-function sourceFailed(source: ReadableStream): Promise<boolean> {
-  try {
-    return source.getReader().closed.then(() => false, () => true);
-  } catch {
-    return Promise.resolve(false);
-  }
-}
 
 /** For the middleware: the native pipe wherever workerd provides it. */
 export const workerd: RuntimeBodyEnd = native.IdentityTransformStream === undefined

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
-import { echoServer } from "../support/servers.ts";
+import { echoServer, serve } from "../support/servers.ts";
 import { buildWorker, startWorker } from "../support/worker.ts";
 
 const CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -29,12 +29,14 @@ Deno.test("worker: the middleware in workerd, configured by bindings", async (t)
   const built = await buildWorker("tests/fixtures/middleware_worker/wrangler.toml");
   await using receiver = await startOtlpReceiver();
   await using echo = echoServer();
+  await using bodies = bodyServer();
   await using worker = await startWorker(built, {
     OTEL_SERVICE_NAME: "middleware-worker",
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     OTEL_EXPORTER_OTLP_TIMEOUT: "5000",
     TRACEGATE_CAPTURE_REQUEST_HEADERS: "x-tenant",
     DOWNSTREAM: echo.url,
+    BODIES: bodies.url,
   });
   const get = (path: string, headers: HeadersInit = {}) =>
     fetch(new URL(path, worker.url), { headers });
@@ -110,4 +112,84 @@ Deno.test("worker: the middleware in workerd, configured by bindings", async (t)
     assert.equal(refused.length, 1);
     assert.ok(refused[0].spanCount > 0);
   });
+
+  await t.step("the span ends when workerd's native pipe has sent the last byte", async () => {
+    const response = await get("/relay/held", PLAIN);
+    const reader = response.body!.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "first;");
+    // A whole request served while the body is held open: the held span must end after it.
+    await (await get("/hello/meanwhile")).text();
+    await spansWith((all) => all.some(withPath("/hello/meanwhile")));
+    bodies.release();
+    let rest = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      rest += new TextDecoder().decode(chunk.value);
+    }
+    assert.equal(rest, "last");
+    const spans = await spansWith((all) => all.some(withPath("/relay/held")));
+    const held = spans.find(withPath("/relay/held"))!;
+    const meanwhile = spans.find(withPath("/hello/meanwhile"))!;
+    assert.ok(held.endTimeUnixNano > meanwhile.endTimeUnixNano, "ended before its body was sent");
+    assert.equal(held.attributes["tracegate.response.cancelled"], undefined);
+    assert.equal(held.status.code, "UNSET");
+  });
+
+  await t.step("a body that fails mid-stream marks the span an error", async () => {
+    const response = await get("/relay/broken", PLAIN);
+    // Miniflare's entry Worker ends the client's body cleanly; the Worker saw the failure.
+    await response.arrayBuffer().catch(() => {});
+    const spans = await spansWith((all) => all.some(withPath("/relay/broken")));
+    const broken = spans.find(withPath("/relay/broken"))!;
+    assert.equal(broken.status.code, "ERROR");
+    assert.equal(broken.attributes["tracegate.response.cancelled"], undefined);
+  });
+
+  await t.step("a client that goes away mid-body ends the span", async () => {
+    const response = await get("/relay/endless", PLAIN);
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const spans = await spansWith((all) => all.some(withPath("/relay/endless")));
+    const endless = spans.find(withPath("/relay/endless"))!;
+    // workerd cancels the request's own fetch as the client leaves, so the pipe's source fails
+    // first: the span ends, with that error (src: middleware/runtime/workerd.ts).
+    assert.ok(endless.endTimeUnixNano > endless.startTimeUnixNano);
+  });
 });
+
+/** Uncompressed: workerd's gzip would hold a small chunk back until more arrives. */
+const PLAIN = { "accept-encoding": "identity" };
+
+/**
+ * Bodies on 127.0.0.1 for the Worker to relay: `held` sends "first;" and "last" once released,
+ * `broken` fails after "first;", `endless` never ends.
+ */
+function bodyServer() {
+  const released = Promise.withResolvers<void>();
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const server = serve((request) => {
+    const name = new URL(request.url).pathname.slice(1);
+    let step = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (step++ === 0 && name !== "endless") return controller.enqueue(encode("first;"));
+          if (name === "held") {
+            await released.promise;
+            controller.enqueue(encode("last"));
+            controller.close();
+          } else if (name === "broken") {
+            controller.error(new Error("body broke"));
+          } else {
+            controller.enqueue(new Uint8Array(64 * 1024));
+          }
+        },
+      }, { highWaterMark: 0 }),
+    );
+  });
+  const close = () => {
+    released.resolve();
+    return server.close();
+  };
+  return { url: server.url, release: released.resolve, [Symbol.asyncDispose]: close };
+}
