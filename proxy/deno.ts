@@ -8,7 +8,7 @@
  */
 import { EnvReader } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
-import { denoBodyEnd } from "../middleware/runtime/deno.ts";
+import { denoRelayBodyEnd } from "../middleware/runtime/deno.ts";
 import { createProxyApp, createProxyFrom } from "./app.ts";
 import { readProxyConfig } from "./config.ts";
 import { fetchDecoded } from "./deno_fetch.ts";
@@ -33,7 +33,7 @@ const app = createProxyApp<{ Bindings: Deno.ServeHandlerInfo<Deno.NetAddr> }>(
   () => proxy,
   (c) => ({
     clientAddress: c.env.remoteAddr.hostname,
-    bodyEnd: denoBodyEnd(c.env),
+    bodyEnd: denoRelayBodyEnd(c.env),
     fetch: isWebSocketUpgrade(c.req.raw.headers) ? webSocketBridge(c.req.raw) : undefined,
   }),
 );

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import type { BodyOutcome } from "../../src/http/body_end.ts";
 import { onBodyEnd } from "../../src/http/body_end.ts";
-import { denoBodyEnd } from "../../middleware/runtime/deno.ts";
+import { denoBodyEnd, denoRelayBodyEnd } from "../../middleware/runtime/deno.ts";
 import { runtimeBodyEnd } from "../../middleware/runtime/mod.ts";
 import { serve } from "../support/servers.ts";
 
@@ -36,4 +36,22 @@ Deno.test("a rejected `completed` (the response could not be sent) is a cancel",
   const completed = Promise.reject(new Deno.errors.Interrupted("client went away"));
   onBodyEnd(new Response("x"), outcome.resolve, denoBodyEnd({ completed }));
   assert.deepEqual(await outcome.promise, { kind: "cancelled" });
+});
+
+Deno.test("relayed bodies: small ones of known length go native, open-ended ones are wrapped", async () => {
+  await using server = serve((request, info) => {
+    const small = new URL(request.url).pathname === "/small";
+    const response = small
+      ? new Response("hello", { headers: { "content-length": "5" } })
+      : new Response(ReadableStream.from([new TextEncoder().encode("streamed")]));
+    const sent = onBodyEnd(response, () => {}, denoRelayBodyEnd(info));
+    sent.headers.set("x-native", String(sent === response));
+    return sent;
+  });
+  const small = await fetch(`${server.url}/small`);
+  assert.equal(await small.text(), "hello");
+  assert.equal(small.headers.get("x-native"), "true");
+  const streamed = await fetch(`${server.url}/streamed`);
+  assert.equal(await streamed.text(), "streamed");
+  assert.equal(streamed.headers.get("x-native"), "false");
 });
