@@ -245,6 +245,11 @@ Deno.test("deno task dev: a fatal proxy configuration stops the task at start", 
     TRACEGATE_DEV_DEMO_PORT: String(demoPort),
     TRACEGATE_ROUTES: "garbage without equals",
   });
+  // Bounded either way: the task ends, or it gets as far as its ready line (the failure).
+  const ready = (stdout: string) => stdout.includes(READY) || undefined;
+  const outcome = await dev.waitForOutput(ready, "the ready line", START_TIMEOUT_MS)
+    .then(() => "ready", () => "ended");
+  assert.equal(outcome, "ended", dev.transcript());
   const status = await dev.exited();
   assert.equal(status.code, 1, dev.transcript());
   assert.match(dev.stderr, /the proxy cannot start:\n\s+TRACEGATE_ROUTES: expected /);
