@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
-import { digestStream, patternStream } from "../support/bytes.ts";
+import { digestStream, patternStream, throttled } from "../support/bytes.ts";
 import { startDenoProxy, startDenoProxyUntilExitOrListen } from "../support/deno_proxy.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { caller, only, serviceOf, withRequestId } from "../support/proxy_checks.ts";
@@ -110,17 +110,11 @@ Deno.test("Deno entry: an upload slower than the upstream timeout still succeeds
   const chunks = 100;
   const total = chunks * 64 * 1024;
   const expected = await digestStream(patternStream(total, 7));
-  const source = patternStream(total, 7).getReader();
-  const throttled = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      const { done, value } = await source.read();
-      if (done) controller.close();
-      else controller.enqueue(value);
-    },
-  }, { highWaterMark: 0 });
   const startedAt = Date.now();
-  const response = await fetch(`${proxy.url}/sha256`, { method: "POST", body: throttled });
+  const response = await fetch(`${proxy.url}/sha256`, {
+    method: "POST",
+    body: throttled(patternStream(total, 7), 30),
+  });
   const uploadMs = Date.now() - startedAt;
   assert.equal(response.status, 200, await response.clone().text());
   assert.deepEqual(await response.json(), expected);

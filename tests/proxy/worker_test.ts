@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
-import { digestStream, patternStream } from "../support/bytes.ts";
+import { digestStream, patternStream, throttled } from "../support/bytes.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import {
   caller,
@@ -22,7 +22,7 @@ import {
   webSocketClient,
   withRequestId,
 } from "../support/proxy_checks.ts";
-import { rawHttp } from "../support/raw_client.ts";
+import { rawHttp, readUntil } from "../support/raw_client.ts";
 import { closedPort, serve } from "../support/servers.ts";
 import { startUpstreamApp, type UpstreamApp, type UpstreamEcho } from "../support/upstream_app.ts";
 import { buildWorker, type RunningWorker, startWorker } from "../support/worker.ts";
@@ -495,6 +495,47 @@ Deno.test("proxy worker: 50 MB bodies stream up and down unchanged", async (t) =
     const response = await stack.fetch(`/bytes/${FIFTY_MB}?seed=9`);
     assert.equal(response.status, 200);
     assert.deepEqual(await digestStream(response.body!), expected);
+  });
+});
+
+// (`OPTIONS *` is not tested here: workerd's own HTTP server refuses the `*` target with a 500
+// before any Worker code runs; Deno entry tests cover the proxy's answer to it.)
+Deno.test("proxy worker: slow uploads and a client that goes away", async (t) => {
+  const timeoutMs = 1_500;
+  await using stack = await startProxyStack(() => ({
+    TRACEGATE_UPSTREAM_TIMEOUT_MS: String(timeoutMs),
+  }));
+
+  await t.step("an upload slower than the upstream timeout succeeds", async () => {
+    // 100 chunks of 64 KiB, one every 30 ms: about twice the timeout, no pause near it.
+    const total = 100 * 64 * 1024;
+    const expected = await digestStream(patternStream(total, 5));
+    const startedAt = Date.now();
+    const response = await stack.fetch("/sha256", {
+      method: "POST",
+      body: throttled(patternStream(total, 5), 30),
+      duplex: "half",
+    } as RequestInit);
+    const uploadMs = Date.now() - startedAt;
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.deepEqual(await response.json(), expected);
+    assert.ok(uploadMs > timeoutMs, `the upload took ${uploadMs} ms, not longer than the timeout`);
+  });
+
+  await t.step("a client that hangs up mid-response marks the server span", async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: stack.port });
+    const head = [
+      `GET /bytes/${FIFTY_MB} HTTP/1.1`,
+      `host: 127.0.0.1:${stack.port}`,
+      `traceparent: ${caller("01").traceparent}`,
+      "x-request-id: gone",
+    ];
+    await conn.write(new TextEncoder().encode(`${head.join("\r\n")}\r\n\r\n`));
+    await readUntil(conn, (bytes) => bytes.length > 256 * 1024);
+    conn.close();
+    const spans = await stack.waitForSpans((all) => proxySpansOf(all, "gone").server !== undefined);
+    const { server } = proxySpansOf(spans, "gone");
+    assert.equal(server!.attributes["tracegate.client.disconnected"], true);
   });
 });
 

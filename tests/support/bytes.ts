@@ -58,3 +58,23 @@ export async function digestStream(stream: ReadableStream<Uint8Array>): Promise<
   }
   return { bytes, sha256: hash.digest("hex") };
 }
+
+/**
+ * `source` handed on one chunk per `gapMs`: a slow sender, for uploads that must take longer than
+ * a timeout while never pausing near it.
+ */
+export function throttled(
+  source: ReadableStream<Uint8Array>,
+  gapMs: number,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      await new Promise((resolve) => setTimeout(resolve, gapMs));
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+}
