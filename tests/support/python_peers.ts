@@ -31,7 +31,7 @@ function peerEnv(env: Record<string, string>): Record<string, string> {
 export interface Executor extends AsyncDisposable {
   readonly url: string;
   readonly stderr: string;
-  /** SIGTERM: it stops serving and flushes its spans before it exits. */
+  /** SIGTERM: it stops serving and flushes its spans before it exits (by that signal). */
   stop(): Promise<Deno.CommandStatus>;
 }
 

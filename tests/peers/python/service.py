@@ -1,10 +1,11 @@
 """An executor service (FastAPI, instrumented by opentelemetry-instrumentation-fastapi): GET
 /execute/{job} answers with the trace context and baggage it was called with. Listens on a free
-port on 127.0.0.1 and prints `executor listening on http://127.0.0.1:PORT`; SIGTERM stops it and
-flushes its spans."""
+port on 127.0.0.1 and prints `executor listening on http://127.0.0.1:PORT`; SIGTERM stops it once its
+spans are flushed."""
 import asyncio
 import socket
 import sys
+from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -14,7 +15,16 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from tracing import setup_tracing
 
 provider = setup_tracing()
-app = FastAPI()
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI):
+    yield
+    # uvicorn ends the process with the SIGTERM it caught once it has shut down: flush before.
+    provider.shutdown()
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.get("/execute/{job}")
@@ -51,4 +61,3 @@ async def main() -> None:
 
 
 asyncio.run(main())
-provider.shutdown()
