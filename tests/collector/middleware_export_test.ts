@@ -6,13 +6,7 @@
  */
 import assert from "node:assert/strict";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import {
-  createTraceState,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  TraceFlags,
-} from "@opentelemetry/api";
+import { createTraceState, SpanKind, SpanStatusCode, trace, TraceFlags } from "@opentelemetry/api";
 import { Hono } from "hono";
 import { tracegate, type TracegateEnv, tracingFromOptions } from "../../middleware/mod.ts";
 import { readTracingSettings } from "../../src/config/settings.ts";
@@ -125,12 +119,15 @@ for (const [encoding, encodingEnv] of Object.entries(OTLP_ENCODINGS)) {
     assert.deepEqual(logs, []);
 
     // Four spans: the app's SERVER, its INTERNAL work, the CLIENT call and the called SERVER.
-    assert.deepEqual(recorded.map((span) => span.kind).sort(), [
-      SpanKind.INTERNAL,
-      SpanKind.SERVER,
-      SpanKind.SERVER,
-      SpanKind.CLIENT,
-    ].sort());
+    assert.deepEqual(
+      recorded.map((span) => span.kind).sort(),
+      [
+        SpanKind.INTERNAL,
+        SpanKind.SERVER,
+        SpanKind.SERVER,
+        SpanKind.CLIENT,
+      ].sort(),
+    );
     const ids = new Set(recorded.map((span) => span.spanContext().spanId));
     const written = await file.waitFor((requests) => {
       const spans = spansOf(requests).filter(({ span }) => ids.has(span.spanId));

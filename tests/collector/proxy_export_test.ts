@@ -13,7 +13,6 @@ import {
   type OtlpJsonKeyValue,
   spansOf,
   startCollector,
-  type WrittenSpan,
 } from "../support/collector.ts";
 import { startDenoProxy } from "../support/deno_proxy.ts";
 import { OTLP_ENCODINGS } from "../support/otlp_encodings.ts";
@@ -102,7 +101,11 @@ for (const [runtime, start] of Object.entries(RUNTIMES)) {
         assert.equal(server.parentSpanId, ok.spanId);
         assert.equal(client.parentSpanId, server.spanId);
         const forwarded = forwardedTraceparent(new Headers(echoed.headers));
-        assert.deepEqual(forwarded, { traceId: ok.traceId, parentId: client.spanId, sampled: true });
+        assert.deepEqual(forwarded, {
+          traceId: ok.traceId,
+          parentId: client.spanId,
+          sampled: true,
+        });
         for (const span of [server, client]) {
           assert.equal(span.traceState, "vendor=abc,other=1");
           assert.ok(BigInt(span.startTimeUnixNano) >= before - 1_000_000n, "start before the test");

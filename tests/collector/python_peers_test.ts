@@ -96,7 +96,15 @@ Deno.test("collector: a Python CLI → proxy → middleware app → FastAPI trac
   const executorServer = one("executor", SERVER);
   assert.equal(spans.length, 7, spans.map((s) => `${serviceOf(s)} ${s.span.name}`).join(", "));
 
-  const chain = [cliRun, cliCall, edgeServer, edgeClient, ordersServer, ordersClient, executorServer];
+  const chain = [
+    cliRun,
+    cliCall,
+    edgeServer,
+    edgeClient,
+    ordersServer,
+    ordersClient,
+    executorServer,
+  ];
   assert.equal(cliRun.span.parentSpanId ?? "", "");
   assert.equal(cliRun.span.spanId, run.runSpanId);
   assert.equal(cliCall.span.spanId, run.callSpanId);
