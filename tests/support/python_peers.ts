@@ -25,7 +25,13 @@ function peersPython(): Promise<string> {
 }
 
 function peerEnv(env: Record<string, string>): Record<string, string> {
-  return { PATH: Deno.env.get("PATH") ?? "", PYTHONUNBUFFERED: "1", ...env };
+  // No __pycache__ written into the clone.
+  return {
+    PATH: Deno.env.get("PATH") ?? "",
+    PYTHONUNBUFFERED: "1",
+    PYTHONDONTWRITEBYTECODE: "1",
+    ...env,
+  };
 }
 
 export interface Executor extends AsyncDisposable {
