@@ -11,13 +11,7 @@ import { Hono } from "hono";
 import { tracegate, type TracegateEnv, tracingFromOptions } from "../../middleware/mod.ts";
 import { readTracingSettings } from "../../src/config/settings.ts";
 import { createSpanExporter } from "../../src/export/exporter.ts";
-import {
-  CollectorFile,
-  freeAddress,
-  spansOf,
-  startCollector,
-  type WrittenSpan,
-} from "../support/collector.ts";
+import { spansOf, startVerifyingCollector, type WrittenSpan } from "../support/collector.ts";
 import { serve } from "../support/servers.ts";
 import { recordedFields, writtenFields } from "../support/span_fields.ts";
 import { OTLP_ENCODINGS } from "../support/otlp_encodings.ts";
@@ -47,20 +41,14 @@ const LINKED = { trace: "0af7651916cd43dd8448eb211c80319c", span: "b7ad6b7169203
 
 for (const [encoding, encodingEnv] of Object.entries(OTLP_ENCODINGS)) {
   Deno.test(`collector: every field the middleware records arrives (${encoding})`, async () => {
-    const dir = await Deno.makeTempDir({ prefix: "tracegate-collector-" });
-    const file = new CollectorFile(dir, "spans.jsonl");
-    const http = freeAddress();
-    await using _collector = await startCollector(["tests/fixtures/collector/verify.yaml"], {
-      OTLP_HTTP_ENDPOINT: http,
-      OTLP_GRPC_ENDPOINT: freeAddress(),
-      SPANS_FILE: file.path,
-    });
+    await using collector = await startVerifyingCollector();
+    const { file } = collector;
 
     const env = {
       ...encodingEnv,
       OTEL_SERVICE_NAME: "orders",
       OTEL_RESOURCE_ATTRIBUTES: "service.version=1.2.3,deployment.environment.name=staging%20eu",
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://${http}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
     };
     const { exporter, recorded } = recordingExporter(env);
     const logs: string[] = [];
@@ -147,6 +135,5 @@ for (const [encoding, encodingEnv] of Object.entries(OTLP_ENCODINGS)) {
     const work = recorded.find((s) => s.name === "price order")!;
     assert.equal(work.events.length, 1);
     assert.equal(work.links.length, 1);
-    await Deno.remove(dir, { recursive: true });
   });
 }

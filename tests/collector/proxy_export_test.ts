@@ -7,13 +7,7 @@
  */
 import assert from "node:assert/strict";
 import meta from "../../deno.json" with { type: "json" };
-import {
-  CollectorFile,
-  freeAddress,
-  type OtlpJsonKeyValue,
-  spansOf,
-  startCollector,
-} from "../support/collector.ts";
+import { type OtlpJsonKeyValue, spansOf, startVerifyingCollector } from "../support/collector.ts";
 import { startDenoProxy } from "../support/deno_proxy.ts";
 import { OTLP_ENCODINGS } from "../support/otlp_encodings.ts";
 import { caller, forwardedTraceparent } from "../support/proxy_checks.ts";
@@ -41,14 +35,8 @@ const attributeKeys = (attributes: readonly OtlpJsonKeyValue[] | undefined) =>
 for (const [runtime, start] of Object.entries(RUNTIMES)) {
   for (const [encoding, encodingEnv] of Object.entries(OTLP_ENCODINGS)) {
     Deno.test(`collector: the proxy's spans arrive field by field (${runtime}, ${encoding})`, async () => {
-      const dir = await Deno.makeTempDir({ prefix: "tracegate-collector-" });
-      const file = new CollectorFile(dir, "spans.jsonl");
-      const http = freeAddress();
-      await using _collector = await startCollector(["tests/fixtures/collector/verify.yaml"], {
-        OTLP_HTTP_ENDPOINT: http,
-        OTLP_GRPC_ENDPOINT: freeAddress(),
-        SPANS_FILE: file.path,
-      });
+      await using collector = await startVerifyingCollector();
+      const { file } = collector;
       await using upstream = echoServer();
       const down = `http://127.0.0.1:${closedPort()}`;
       const proxy = await start({
@@ -56,7 +44,7 @@ for (const [runtime, start] of Object.entries(RUNTIMES)) {
         TRACEGATE_ROUTES: `/down=${down},/=${upstream.url}`,
         OTEL_SERVICE_NAME: "edge",
         OTEL_RESOURCE_ATTRIBUTES: "service.version=9.9,deployment.environment.name=test",
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://${http}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
         TRACEGATE_BAGGAGE_ATTRIBUTES: "user.id",
         TRACEGATE_CAPTURE_REQUEST_HEADERS: "x-tenant",
       });
@@ -150,7 +138,6 @@ for (const [runtime, start] of Object.entries(RUNTIMES)) {
         );
       } finally {
         await proxy.stop();
-        await Deno.remove(dir, { recursive: true });
       }
     });
   }

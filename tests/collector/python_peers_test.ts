@@ -7,13 +7,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { tracegate, type TracegateEnv } from "../../middleware/mod.ts";
-import {
-  CollectorFile,
-  freeAddress,
-  spansOf,
-  startCollector,
-  type WrittenSpan,
-} from "../support/collector.ts";
+import { spansOf, startVerifyingCollector, type WrittenSpan } from "../support/collector.ts";
 import { startDenoProxy } from "../support/deno_proxy.ts";
 import { runClient, startExecutor } from "../support/python_peers.ts";
 import { serve } from "../support/servers.ts";
@@ -29,15 +23,9 @@ const attribute = ({ span }: WrittenSpan, key: string) =>
   span.attributes?.find((kv) => kv.key === key)?.value.stringValue;
 
 Deno.test("collector: a Python CLI → proxy → middleware app → FastAPI trace arrives unbroken", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tracegate-peers-" });
-  const file = new CollectorFile(dir, "spans.jsonl");
-  const http = freeAddress();
-  await using _collector = await startCollector(["tests/fixtures/collector/verify.yaml"], {
-    OTLP_HTTP_ENDPOINT: http,
-    OTLP_GRPC_ENDPOINT: freeAddress(),
-    SPANS_FILE: file.path,
-  });
-  const endpoint = `http://${http}`;
+  await using collector = await startVerifyingCollector();
+  const { file } = collector;
+  const { endpoint } = collector;
 
   await using executor = await startExecutor({
     OTEL_SERVICE_NAME: "executor",
@@ -125,5 +113,4 @@ Deno.test("collector: a Python CLI → proxy → middleware app → FastAPI trac
   for (const written of [edgeServer, ordersServer, executorServer]) {
     assert.equal(attribute(written, "user.id"), "ada", `${serviceOf(written)} baggage`);
   }
-  await Deno.remove(dir, { recursive: true });
 });

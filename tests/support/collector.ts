@@ -4,27 +4,17 @@
  * `${env:NAME}` placeholders, which the Collector expands from the environment passed here, so the
  * deployment recipe's own files run unchanged in the tests.
  */
+import { scriptOutput, whenReady } from "./child_process.ts";
 import { closedPort } from "./servers.ts";
 
 const ROOT = new URL("../../", import.meta.url);
-const READY = "Everything is ready. Begin running and processing data.";
+const READY = /Everything is ready\. Begin running and processing data\./;
 /** Bounds a start or stop (a cold machine is slow), not a synchronisation wait. */
 const START_TIMEOUT_MS = 60_000;
 
-let binary: Promise<string> | undefined;
-
 /** The Collector's path, building it first if the cache does not hold this version. */
 export function collectorBinary(): Promise<string> {
-  binary ??= (async () => {
-    const output = await new Deno.Command("bash", {
-      args: [new URL("deploy/collector/build.sh", ROOT).pathname],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!output.success) throw new Error("deploy/collector/build.sh failed (is Go installed?)");
-    return new TextDecoder().decode(output.stdout).trim();
-  })();
-  return binary;
+  return scriptOutput(new URL("deploy/collector/build.sh", ROOT), "it needs Go");
 }
 
 export interface RunningCollector extends AsyncDisposable {
@@ -42,7 +32,6 @@ export async function startCollector(
   configs: readonly string[],
   env: Record<string, string>,
 ): Promise<RunningCollector> {
-  const config = configs.join(" + ");
   const child = new Deno.Command(await collectorBinary(), {
     args: configs.map((path) => `--config=${new URL(path, ROOT).pathname}`),
     clearEnv: true,
@@ -51,48 +40,17 @@ export async function startCollector(
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  let logs = "";
-  const ready = Promise.withResolvers<void>();
-  const drained = (async () => {
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      logs += text;
-      if (logs.includes(READY)) ready.resolve();
-    }
-    ready.reject(new Error(`the Collector (${config}) exited before it was ready:\n${logs}`));
-  })();
-  let exited: Promise<Deno.CommandStatus> | undefined;
-  const stop = (signal: Deno.Signal = "SIGTERM") => {
-    exited ??= (async () => {
-      try {
-        child.kill(signal);
-      } catch {
-        // It has exited already.
-      }
-      const status = await child.status;
-      await drained;
-      return status;
-    })();
-    return exited;
-  };
-  const timer = setTimeout(
-    () => ready.reject(new Error(`the Collector was not ready within ${START_TIMEOUT_MS} ms`)),
-    START_TIMEOUT_MS,
-  );
-  try {
-    await ready.promise;
-  } catch (error) {
-    await stop("SIGKILL");
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+  const ready = await whenReady(child, READY, {
+    name: `the Collector (${configs.join(" + ")})`,
+    timeoutMs: START_TIMEOUT_MS,
+  });
   return {
     get logs() {
-      return logs;
+      return ready.stderr;
     },
-    stop: () => stop(),
+    stop: () => ready.stop(),
     [Symbol.asyncDispose]: async () => {
-      await stop();
+      await ready.stop();
     },
   };
 }
@@ -100,6 +58,36 @@ export async function startCollector(
 /** A free loopback address (`127.0.0.1:port`) for a Collector's listener. */
 export function freeAddress(): string {
   return `127.0.0.1:${closedPort()}`;
+}
+
+export interface VerifyingCollector extends AsyncDisposable {
+  /** Base URL of its OTLP/HTTP receiver: the value for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  readonly endpoint: string;
+  /** What it decoded, as its `file` exporter wrote it. */
+  readonly file: CollectorFile;
+}
+
+/**
+ * A Collector that writes every span it receives to a file (tests/fixtures/collector/verify.yaml),
+ * in a temporary directory removed when it is disposed.
+ */
+export async function startVerifyingCollector(): Promise<VerifyingCollector> {
+  const dir = await Deno.makeTempDir({ prefix: "tracegate-collector-" });
+  const file = new CollectorFile(dir, "spans.jsonl");
+  const http = freeAddress();
+  const collector = await startCollector(["tests/fixtures/collector/verify.yaml"], {
+    OTLP_HTTP_ENDPOINT: http,
+    OTLP_GRPC_ENDPOINT: freeAddress(),
+    SPANS_FILE: file.path,
+  });
+  return {
+    endpoint: `http://${http}`,
+    file,
+    [Symbol.asyncDispose]: async () => {
+      await collector.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
 }
 
 /**

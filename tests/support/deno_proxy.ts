@@ -4,6 +4,7 @@
  * the line the entry prints once it listens.
  */
 import meta from "../../deno.json" with { type: "json" };
+import { whenReady } from "./child_process.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const LISTENING = /tracegate proxy listening on (http:\/\/\S+)/;
@@ -72,57 +73,20 @@ export async function startDenoProxyUntilExitOrListen(
 
 /** Starts the entry with exactly `env` (plus what deno itself needs) and waits until it listens. */
 export async function startDenoProxy(env: Record<string, string>): Promise<DenoProxy> {
-  const child = spawnDenoProxy(env);
-
-  let stderr = "";
-  const listening = Promise.withResolvers<string>();
-  // Drained to the end, so the child never blocks on a full pipe.
-  const drained = (async () => {
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      stderr += text;
-      const match = LISTENING.exec(stderr);
-      if (match) listening.resolve(match[1]);
-    }
-    listening.reject(new Error(`the proxy exited before listening:\n${stderr}`));
-  })();
-
-  let exited: Promise<Deno.CommandStatus> | undefined;
-  const stop = (signal: Deno.Signal = "SIGTERM") => {
-    exited ??= (async () => {
-      try {
-        child.kill(signal);
-      } catch {
-        // It has exited already: its status says how.
-      }
-      const status = await child.status;
-      await drained;
-      return status;
-    })();
-    return exited;
-  };
-
-  const timer = setTimeout(
-    () => listening.reject(new Error(`the proxy did not listen within ${START_TIMEOUT_MS} ms`)),
-    START_TIMEOUT_MS,
-  );
-  let url: string;
-  try {
-    url = await listening.promise;
-  } catch (error) {
-    await stop("SIGKILL");
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+  const child = await whenReady(spawnDenoProxy(env), LISTENING, {
+    name: "the proxy",
+    timeoutMs: START_TIMEOUT_MS,
+  });
+  const url = child.match[1];
   return {
     url,
     port: Number(new URL(url).port),
     get stderr() {
-      return stderr;
+      return child.stderr;
     },
-    stop,
+    stop: child.stop,
     [Symbol.asyncDispose]: async () => {
-      await stop();
+      await child.stop();
     },
   };
 }

@@ -3,25 +3,16 @@
  * requirements.txt): a virtual environment made once by its venv.sh in a cache outside the clone,
  * an executor service run as a child process, and a CLI run to completion.
  */
+import { scriptOutput, whenReady } from "./child_process.ts";
+
 const PEERS = new URL("../peers/python/", import.meta.url);
 const LISTENING = /executor listening on (http:\/\/\S+)/;
 /** Bounds the start (a cold machine imports slowly), not a synchronisation wait. */
 const START_TIMEOUT_MS = 60_000;
 
-let python: Promise<string> | undefined;
-
 /** The virtual environment's python, making the environment first if the cache lacks it. */
 function peersPython(): Promise<string> {
-  python ??= (async () => {
-    const output = await new Deno.Command("bash", {
-      args: [new URL("venv.sh", PEERS).pathname],
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    if (!output.success) throw new Error("tests/peers/python/venv.sh failed");
-    return new TextDecoder().decode(output.stdout).trim();
-  })();
-  return python;
+  return scriptOutput(new URL("venv.sh", PEERS), "it needs python3 with venv, and PyPI");
 }
 
 function peerEnv(env: Record<string, string>): Record<string, string> {
@@ -51,51 +42,18 @@ export async function startExecutor(env: Record<string, string>): Promise<Execut
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  let stderr = "";
-  const listening = Promise.withResolvers<string>();
-  const drained = (async () => {
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      stderr += text;
-      const match = LISTENING.exec(stderr);
-      if (match) listening.resolve(match[1]);
-    }
-    listening.reject(new Error(`the executor exited before listening:\n${stderr}`));
-  })();
-  let exited: Promise<Deno.CommandStatus> | undefined;
-  const stop = (signal: Deno.Signal = "SIGTERM") => {
-    exited ??= (async () => {
-      try {
-        child.kill(signal);
-      } catch {
-        // It has exited already.
-      }
-      const status = await child.status;
-      await drained;
-      return status;
-    })();
-    return exited;
-  };
-  const timer = setTimeout(
-    () => listening.reject(new Error(`the executor did not listen within ${START_TIMEOUT_MS} ms`)),
-    START_TIMEOUT_MS,
-  );
-  let url: string;
-  try {
-    url = await listening.promise;
-  } catch (error) {
-    await stop("SIGKILL");
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+  const ready = await whenReady(child, LISTENING, {
+    name: "the executor",
+    timeoutMs: START_TIMEOUT_MS,
+  });
   return {
-    url,
+    url: ready.match[1],
     get stderr() {
-      return stderr;
+      return ready.stderr;
     },
-    stop: () => stop(),
+    stop: () => ready.stop(),
     [Symbol.asyncDispose]: async () => {
-      await stop();
+      await ready.stop();
     },
   };
 }
