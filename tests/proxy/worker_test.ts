@@ -535,7 +535,16 @@ Deno.test("proxy worker: slow uploads and a client that goes away", async (t) =>
     conn.close();
     const spans = await stack.waitForSpans((all) => proxySpansOf(all, "gone").server !== undefined);
     const { server } = proxySpansOf(spans, "gone");
-    assert.equal(server!.attributes["tracegate.client.disconnected"], true);
+    // workerd may fail the upstream fetch first when the client goes away (see
+    // middleware/runtime/workerd.ts): the mark is then that error rather than the cancel.
+    const lost = server!.events.some((event) =>
+      event.name === "exception" &&
+      event.attributes["exception.message"] === "Network connection lost."
+    );
+    assert.ok(
+      server!.attributes["tracegate.client.disconnected"] === true || lost,
+      server!.events.map((event) => event.name).join(", "),
+    );
   });
 });
 
