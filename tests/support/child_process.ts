@@ -30,6 +30,8 @@ export function scriptOutput(script: URL, hint: string): Promise<string> {
 export interface ReadyChild extends AsyncDisposable {
   /** The match of `ready` in the child's stderr. */
   readonly match: RegExpExecArray;
+  /** The child's process id (for its resident memory in /proc). */
+  readonly pid: number;
   /** Everything the child has written to stderr so far. */
   readonly stderr: string;
   /** Sends `signal` (SIGTERM by default) and resolves with the exit status once it has exited. */
@@ -87,6 +89,7 @@ export async function whenReady(
   }
   return {
     match,
+    pid: child.pid,
     get stderr() {
       return stderr;
     },

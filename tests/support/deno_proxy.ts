@@ -17,6 +17,8 @@ export interface DenoProxy extends AsyncDisposable {
   /** e.g. `http://127.0.0.1:40123` */
   readonly url: string;
   readonly port: number;
+  /** The child's process id (for its resident memory in /proc). */
+  readonly pid: number;
   /** Everything the child has written to stderr so far. */
   readonly stderr: string;
   /** Sends `signal` and resolves with the exit status once the child has exited. */
@@ -81,6 +83,7 @@ export async function startDenoProxy(env: Record<string, string>): Promise<DenoP
   return {
     url,
     port: Number(new URL(url).port),
+    pid: child.pid,
     get stderr() {
       return child.stderr;
     },
