@@ -45,6 +45,8 @@ export function loadTable(
 }
 
 export interface TargetCheck {
+  /** "issue": a row of issue 8's table of targets; "other": a standing check of earlier work. */
+  readonly table: "issue" | "other";
   readonly name: string;
   /** The figure compared, per round. */
   readonly values: readonly number[];

@@ -21,6 +21,8 @@ interface ExportRow {
   readonly spansPerRequest: number;
   /** tracegate's own rows are held to the batching target. */
   readonly ours: boolean;
+  /** Issue 8's bound on the CPU each exported span adds, where it sets one. */
+  readonly maxCpuPerSpanUs?: number;
 }
 
 export function exportRows(middleware: LoadSectionResult, proxy: LoadSectionResult): ExportRow[] {
@@ -33,6 +35,7 @@ export function exportRows(middleware: LoadSectionResult, proxy: LoadSectionResu
       untraced: m("c"),
       spansPerRequest: 1,
       ours: true,
+      maxCpuPerSpanUs: 8,
     },
     {
       label: "middleware: @hono/otel + SDK (d − e)",
@@ -47,22 +50,47 @@ export function exportRows(middleware: LoadSectionResult, proxy: LoadSectionResu
       untraced: p("d"),
       spansPerRequest: 2,
       ours: true,
+      maxCpuPerSpanUs: 8,
     },
     {
-      label: "proxy in workerd: tracegate (f − g)",
+      label: "proxy in Miniflare: tracegate (f − g)",
       traced: p("f"),
       untraced: p("g"),
       spansPerRequest: 2,
       ours: true,
     },
     {
-      label: "proxy in workerd: otel-cf-workers (h − e)",
+      label: "proxy in Miniflare: otel-cf-workers (h − e)",
       traced: p("h"),
       untraced: p("e"),
       spansPerRequest: 2,
       ours: false,
     },
+    {
+      label: "proxy on bare workerd: tracegate (k − l)",
+      traced: p("k"),
+      untraced: p("l"),
+      spansPerRequest: 2,
+      ours: true,
+      maxCpuPerSpanUs: 25,
+    },
+    {
+      label: "proxy on bare workerd: otel-cf-workers (m − j)",
+      traced: p("m"),
+      untraced: p("j"),
+      spansPerRequest: 2,
+      ours: false,
+    },
   ];
+}
+
+/** Per round: the server CPU per request traced minus untraced, per span, in µs. */
+function cpuPerSpanUs(row: ExportRow): number[] {
+  return row.traced.map((r, round) =>
+    ((r.cpuSeconds / r.served -
+      row.untraced[round].cpuSeconds / row.untraced[round].served) /
+      row.spansPerRequest) * 1e6
+  );
 }
 
 export function exportTable(rows: readonly ExportRow[]): string {
@@ -71,34 +99,35 @@ export function exportTable(rows: readonly ExportRow[]): string {
     "| --- | --- | --- | --- | --- | --- |",
   ];
   for (const row of rows) {
-    const per = (f: (run: Run, round: number) => number) => row.traced.map(f);
+    const per = (f: (run: Run) => number) => row.traced.map(f);
     lines.push(
       `| ${row.label} | ${formatSpread(per((r) => (r.sink.requests / r.served) * 1000), 1)} | ` +
         `${formatSpread(per((r) => r.sink.spans / r.sink.requests), 0)} | ` +
         `${formatSpread(per((r) => r.sink.bytes / r.sink.spans), 0)} | ` +
         `${formatSpread(per((r) => r.sink.spans / r.cpuSeconds), 0)} | ` +
-        `${
-          formatSpread(
-            per((r, round) =>
-              ((r.cpuSeconds / r.served -
-                row.untraced[round].cpuSeconds / row.untraced[round].served) /
-                row.spansPerRequest) * 1e6
-            ),
-            1,
-          )
-        } |`,
+        `${formatSpread(cpuPerSpanUs(row), 1)} |`,
     );
   }
   return lines.join("\n");
 }
 
 export function exportChecks(rows: readonly ExportRow[]): TargetCheck[] {
-  return rows.filter((row) => row.ours).map((row) => ({
+  const cpu = rows.filter((row) => row.maxCpuPerSpanUs !== undefined).map((row) => ({
+    table: "issue" as const,
+    name: `CPU added per exported span, ${row.label}`,
+    values: cpuPerSpanUs(row),
+    threshold: row.maxCpuPerSpanUs!,
+    direction: "≤" as const,
+    unit: " µs",
+  }));
+  const batching = rows.filter((row) => row.ours).map((row) => ({
+    table: "other" as const,
     name: `${row.label.replace(/ \(.*\)$/, "")}: spans per OTLP request at 32 connections`,
     values: row.traced.map((r) => r.sink.spans / r.sink.requests),
     threshold: 50,
     direction: "≥" as const,
   }));
+  return [...cpu, ...batching];
 }
 
 export interface RssSample {
@@ -215,6 +244,7 @@ export function outageCheck(result: OutageResult): TargetCheck {
   const third = Math.max(1, Math.floor(down.length / 3));
   const middle = spread(down.slice(third, 2 * third)).median;
   return {
+    table: "other",
     name: "Deno proxy RSS with the collector down: last third over middle third (plateau)",
     values: [spread(down.slice(-third)).median / middle],
     threshold: 1.1,

@@ -1,8 +1,6 @@
 /**
  * Hono hello-world on `Deno.serve`:
- * `deno run -A bench/servers/hello.ts bare|tracegate|hono-otel|body-end`, where `body-end` is bare
- * Hono with only tracegate's response body wrap (`onBodyEnd`), to show what that part costs.
- * Spans go to OTEL_EXPORTER_OTLP_ENDPOINT. A second listener (not instrumented) answers
+ * `deno run -A bench/servers/hello.ts bare|tracegate|hono-otel`. Spans go to OTEL_EXPORTER_OTLP_ENDPOINT. A second listener (not instrumented) answers
  * `GET /count` with the requests the handler has served, so the driver knows exactly how many
  * spans to expect at the sink.
  */
@@ -45,22 +43,12 @@ async function instrumentation(mode: string | undefined): Promise<Instrumentatio
       const { tracegate } = await import("../../middleware/mod.ts");
       return { middleware: tracegate() as MiddlewareHandler, shutdown: async () => {} };
     }
-    case "body-end": {
-      const { onBodyEnd } = await import("../../src/http/body_end.ts");
-      const middleware: MiddlewareHandler = async (c, next) => {
-        await next();
-        const wrapped = onBodyEnd(c.res, () => {});
-        c.res = undefined; // as the tracegate middleware does: no header copy onto the new one
-        c.res = wrapped;
-      };
-      return { middleware, shutdown: async () => {} };
-    }
     case "hono-otel": {
       const { honoOtel } = await import("../lib/hono_otel_sdk.ts");
       const { middleware, provider } = honoOtel(Deno.env.get("OTEL_EXPORTER_OTLP_ENDPOINT"));
       return { middleware, shutdown: () => provider.shutdown() };
     }
     default:
-      throw new Error(`unknown mode ${JSON.stringify(mode)}: bare, tracegate, hono-otel, body-end`);
+      throw new Error(`unknown mode ${JSON.stringify(mode)}: bare, tracegate, hono-otel`);
   }
 }
