@@ -8,7 +8,8 @@
  */
 import { EnvReader } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
-import { denoRelayBodyEnd } from "../middleware/runtime/deno.ts";
+import { smallBodiesThrough } from "../src/http/body_end.ts";
+import { denoBodyEnd } from "../middleware/runtime/deno.ts";
 import { createProxyApp, createProxyFrom } from "./app.ts";
 import { readProxyConfig } from "./config.ts";
 import { fetchDecoded } from "./deno_fetch.ts";
@@ -33,7 +34,7 @@ const app = createProxyApp<{ Bindings: Deno.ServeHandlerInfo<Deno.NetAddr> }>(
   () => proxy,
   (c) => ({
     clientAddress: c.env.remoteAddr.hostname,
-    bodyEnd: denoRelayBodyEnd(c.env),
+    bodyEnd: smallBodiesThrough(denoBodyEnd(c.env)),
     fetch: isWebSocketUpgrade(c.req.raw.headers) ? webSocketBridge(c.req.raw) : undefined,
   }),
 );

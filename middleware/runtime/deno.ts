@@ -5,7 +5,7 @@
  * away; measured on Deno 2.9.6 it resolves then too). A body that fails mid-stream is not told
  * apart from one that was sent: Deno logs it.
  */
-import { type BodyEndSignal, streamBodyEnd } from "../../src/http/body_end.ts";
+import type { BodyEndSignal } from "../../src/http/body_end.ts";
 import type { RuntimeBodyEnd } from "./mod.ts";
 
 /** The signal for one request served by `Deno.serve`. */
@@ -16,25 +16,6 @@ export function denoBodyEnd(info: Pick<Deno.ServeHandlerInfo, "completed">): Bod
       () => done({ kind: "cancelled" }),
     );
     return response;
-  };
-}
-
-/** Relayed bodies up to this size with a known length leave in a write or two: no "mid-body". */
-const SMALL_BODY_BYTES = 64 * 1024;
-
-/**
- * For relayed bodies (the proxy): `completed` for a small body of known length, where the
- * per-request cost of a JavaScript stream is what matters; the JavaScript wrap for a longer or
- * open-ended one, where its cost per chunk is small next to the bytes and it sees a client that
- * leaves mid-body, which `completed` does not report (Deno 2.9.6).
- */
-export function denoRelayBodyEnd(info: Pick<Deno.ServeHandlerInfo, "completed">): BodyEndSignal {
-  const completed = denoBodyEnd(info);
-  return (response, done) => {
-    const length = response.headers.get("content-length");
-    return length !== null && Number(length) <= SMALL_BODY_BYTES
-      ? completed(response, done)
-      : streamBodyEnd(response, done);
   };
 }
 

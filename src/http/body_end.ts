@@ -106,6 +106,25 @@ export const streamBodyEnd: BodyEndSignal = (response, done) => {
   });
 };
 
+/** Relayed bodies up to this size with a known length leave in a write or two: no "mid-body". */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/**
+ * For relayed bodies (the proxy): `signal` (the runtime's own) for a small body of known length,
+ * where the per-request cost of a JavaScript stream is what matters; the JavaScript wrap for a
+ * longer or open-ended one, where its cost per chunk is small next to the bytes and it sees a
+ * client that leaves mid-body, which neither Deno's `completed` (2.9.6) nor workerd's pipe
+ * reports as such.
+ */
+export function smallBodiesThrough(signal: BodyEndSignal): BodyEndSignal {
+  return (response, done) => {
+    const length = response.headers.get("content-length");
+    return length !== null && Number(length) <= SMALL_BODY_BYTES
+      ? signal(response, done)
+      : streamBodyEnd(response, done);
+  };
+}
+
 function carriesWebSocket(response: Response): boolean {
   return (response as Response & { webSocket?: unknown }).webSocket != null;
 }

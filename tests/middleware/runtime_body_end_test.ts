@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import type { BodyOutcome } from "../../src/http/body_end.ts";
-import { onBodyEnd } from "../../src/http/body_end.ts";
-import { denoBodyEnd, denoRelayBodyEnd } from "../../middleware/runtime/deno.ts";
+import { onBodyEnd, smallBodiesThrough } from "../../src/http/body_end.ts";
+import { denoBodyEnd } from "../../middleware/runtime/deno.ts";
 import { runtimeBodyEnd } from "../../middleware/runtime/mod.ts";
 import { serve } from "../support/servers.ts";
 
@@ -44,7 +44,7 @@ Deno.test("relayed bodies: small ones of known length go native, open-ended ones
     const response = small
       ? new Response("hello", { headers: { "content-length": "5" } })
       : new Response(ReadableStream.from([new TextEncoder().encode("streamed")]));
-    const sent = onBodyEnd(response, () => {}, denoRelayBodyEnd(info));
+    const sent = onBodyEnd(response, () => {}, smallBodiesThrough(denoBodyEnd(info)));
     sent.headers.set("x-native", String(sent === response));
     return sent;
   });
