@@ -9,7 +9,8 @@
  * runs off the request path and is measured under load by `bench/run.ts` (CPU per span).
  */
 import { ROOT_CONTEXT, SpanKind } from "@opentelemetry/api";
-import { serverRequestAttributes } from "../src/http/attributes.ts";
+import { requestHeaderCaptures, serverRequestAttributes } from "../src/http/attributes.ts";
+import { sensitiveQueryParams } from "../src/http/redact.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import type { Tracing } from "../src/tracing/setup.ts";
 import { tracingFromOptions } from "../middleware/options.ts";
@@ -43,8 +44,8 @@ async function serverSpan(tracing: Tracing, request: Request): Promise<void> {
 
 const attributes = serverRequestAttributes(sampled, {
   trustForwardedFor: false,
-  sensitiveQueryParams: [],
-  capturedRequestHeaders: ["x-tenant"],
+  sensitiveQueryParams: sensitiveQueryParams([]),
+  capturedRequestHeaders: requestHeaderCaptures(["x-tenant"]),
   clientAddress: "127.0.0.1",
 });
 

@@ -64,7 +64,7 @@ export function tracingFromOptions(options: TracingBuildOptions, env: EnvSource)
   });
   logConfigErrors(errors, log);
   const http: HttpSettings = {
-    requestIdHeader: (options.requestIdHeader ?? settings.http.requestIdHeader).toLowerCase(),
+    requestIdHeader: options.requestIdHeader ?? settings.http.requestIdHeader,
     baggageAttributes: options.baggageAttributes ?? settings.http.baggageAttributes,
     captureRequestHeaders: options.captureRequestHeaders ?? settings.http.captureRequestHeaders,
     captureResponseHeaders: options.captureResponseHeaders ??

@@ -43,7 +43,7 @@ export function readProxyConfig(env: EnvSource): ProxyConfig {
     http: {
       ...shared.http,
       captureRequestHeaders: shared.http.captureRequestHeaders.filter((name) =>
-        name !== forceHeader
+        name.trim().toLowerCase() !== forceHeader
       ),
     },
   };

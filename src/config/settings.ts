@@ -107,21 +107,16 @@ export function readTracingSettingsWith(
     sampler: readSampler(reader, defaults.sampler),
     propagators: readPropagators(reader),
     http: {
-      requestIdHeader: reader.string("TRACEGATE_REQUEST_ID_HEADER")?.toLowerCase() ??
-        "x-request-id",
+      requestIdHeader: reader.string("TRACEGATE_REQUEST_ID_HEADER") ?? "x-request-id",
       baggageAttributes: reader.list("TRACEGATE_BAGGAGE_ATTRIBUTES"),
-      captureRequestHeaders: lower(reader.list("TRACEGATE_CAPTURE_REQUEST_HEADERS")),
-      captureResponseHeaders: lower(reader.list("TRACEGATE_CAPTURE_RESPONSE_HEADERS")),
+      captureRequestHeaders: reader.list("TRACEGATE_CAPTURE_REQUEST_HEADERS"),
+      captureResponseHeaders: reader.list("TRACEGATE_CAPTURE_RESPONSE_HEADERS"),
       sensitiveQueryParams: reader.list("TRACEGATE_SENSITIVE_QUERY_PARAMS"),
       trustForwardedHeaders: reader.boolean("TRACEGATE_TRUST_FORWARDED", false),
       serverTiming: reader.boolean("TRACEGATE_SERVER_TIMING", true),
       traceResponse: reader.boolean("TRACEGATE_TRACERESPONSE", false),
     },
   };
-}
-
-function lower(names: string[]): string[] {
-  return names.map((name) => name.toLowerCase());
 }
 
 function stringAttribute(value: unknown): string | undefined {

@@ -32,7 +32,7 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import { forwardedOrigin } from "./forwarded.ts";
 import { type HostAndPort, portNumber } from "./host.ts";
-import { redactQuery, redactUrl } from "./redact.ts";
+import { redactQuery, redactUrl, type SensitiveQueryParams } from "./redact.ts";
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   HTTP_REQUEST_METHOD_VALUE_GET,
@@ -112,10 +112,9 @@ export interface ServerRequestAttributeOptions {
    * that overwrites these headers: clients can send anything.
    */
   readonly trustForwardedFor: boolean;
-  /** Query parameters redacted in addition to the semconv defaults. */
-  readonly sensitiveQueryParams: readonly string[];
-  /** Header names recorded as `http.request.header.<name>` (case-insensitive). */
-  readonly capturedRequestHeaders: readonly string[];
+  readonly sensitiveQueryParams: SensitiveQueryParams;
+  /** Headers recorded as `http.request.header.<name>` (`requestHeaderCaptures`). */
+  readonly capturedRequestHeaders: readonly HeaderCapture[];
   /** The socket peer address as the runtime reports it. */
   readonly clientAddress?: string;
 }
@@ -152,14 +151,14 @@ export function serverRequestAttributes(
 
   const userAgent = headers.get("user-agent");
   if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
-  captureHeaders(attributes, headers, requestCapturesFor(options.capturedRequestHeaders));
+  captureHeaders(attributes, headers, options.capturedRequestHeaders);
   return attributes;
 }
 
 /** The attributes of an HTTP client span known before the request is sent. */
 export function clientRequestAttributes(
   request: Request,
-  sensitiveQueryParams: readonly string[],
+  sensitiveQueryParams: SensitiveQueryParams,
 ): Attributes {
   const url = new URL(request.url);
   const attributes = methodAttributes(request.method);
@@ -173,10 +172,10 @@ export function clientRequestAttributes(
 /** `http.response.status_code` and the captured `http.response.header.<name>` attributes. */
 export function responseAttributes(
   response: Response,
-  capturedResponseHeaders: readonly string[],
+  capturedResponseHeaders: readonly HeaderCapture[],
 ): Attributes {
   const attributes: Attributes = { [ATTR_HTTP_RESPONSE_STATUS_CODE]: response.status };
-  captureHeaders(attributes, response.headers, responseCapturesFor(capturedResponseHeaders));
+  captureHeaders(attributes, response.headers, capturedResponseHeaders);
   return attributes;
 }
 
@@ -228,41 +227,32 @@ function unbracket(host: string): string {
   return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
 }
 
-interface HeaderCapture {
+export interface HeaderCapture {
   /** Lower-case header name. */
   readonly header: string;
   readonly attribute: string;
 }
 
-// Configured lists are the same array object on every request: normalize each one once.
-const requestCaptureCache = new WeakMap<readonly string[], readonly HeaderCapture[]>();
-const responseCaptureCache = new WeakMap<readonly string[], readonly HeaderCapture[]>();
-
-function requestCapturesFor(names: readonly string[]): readonly HeaderCapture[] {
-  return capturesFor(names, requestCaptureCache, ATTR_HTTP_REQUEST_HEADER);
+/** Header names (any case) as `http.request.header.<name>` captures; credentials left out. */
+export function requestHeaderCaptures(names: readonly string[]): readonly HeaderCapture[] {
+  return headerCaptures(names, ATTR_HTTP_REQUEST_HEADER);
 }
 
-function responseCapturesFor(names: readonly string[]): readonly HeaderCapture[] {
-  return capturesFor(names, responseCaptureCache, ATTR_HTTP_RESPONSE_HEADER);
+/** Header names (any case) as `http.response.header.<name>` captures; credentials left out. */
+export function responseHeaderCaptures(names: readonly string[]): readonly HeaderCapture[] {
+  return headerCaptures(names, ATTR_HTTP_RESPONSE_HEADER);
 }
 
-function capturesFor(
+function headerCaptures(
   names: readonly string[],
-  cache: WeakMap<readonly string[], readonly HeaderCapture[]>,
   attributeFor: (header: string) => string,
 ): readonly HeaderCapture[] {
-  if (names.length === 0) return [];
-  let captures = cache.get(names);
-  if (captures === undefined) {
-    const headers = new Set(
-      names.map((name) => name.trim().toLowerCase()).filter((name) =>
-        name !== "" && !NEVER_CAPTURED.has(name)
-      ),
-    );
-    captures = [...headers].map((header) => ({ header, attribute: attributeFor(header) }));
-    cache.set(names, captures);
-  }
-  return captures;
+  const headers = new Set(
+    names.map((name) => name.trim().toLowerCase()).filter((name) =>
+      name !== "" && !NEVER_CAPTURED.has(name)
+    ),
+  );
+  return [...headers].map((header) => ({ header, attribute: attributeFor(header) }));
 }
 
 /**

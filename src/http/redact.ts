@@ -84,17 +84,16 @@ function isSensitive(name: string, sensitive: ReadonlySet<string>): boolean {
   return sensitive.has(name) || CREDENTIAL_SET.has(folded(name));
 }
 
-// Configured lists are the same array object on every request: build each set once.
-const sensitiveSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+declare const sensitiveBrand: unique symbol;
+/** The conventions' names plus the configured extra ones, built once by `sensitiveQueryParams`. */
+export type SensitiveQueryParams = ReadonlySet<string> & { readonly [sensitiveBrand]: true };
 
-function sensitiveSetFor(extraSensitive: readonly string[]): ReadonlySet<string> {
-  if (extraSensitive.length === 0) return DEFAULT_SENSITIVE_SET;
-  let set = sensitiveSets.get(extraSensitive);
-  if (set === undefined) {
-    set = new Set([...DEFAULT_SENSITIVE_QUERY_PARAMS, ...extraSensitive]);
-    sensitiveSets.set(extraSensitive, set);
-  }
-  return set;
+/** The set `redactQuery` and `redactUrl` match against: the defaults plus `extra`. */
+export function sensitiveQueryParams(extra: readonly string[]): SensitiveQueryParams {
+  return (extra.length === 0 ? DEFAULT_SENSITIVE_SET : new Set([
+    ...DEFAULT_SENSITIVE_QUERY_PARAMS,
+    ...extra,
+  ])) as SensitiveQueryParams;
 }
 
 function decodedName(rawName: string): string {
@@ -108,14 +107,12 @@ function decodedName(rawName: string): string {
 
 /**
  * The `url.query` value for `search` (with or without its leading `?`): the values of the
- * conventions' sensitive parameters, of the credential names and of `extraSensitive` replaced by
- * `REDACTED`, every other byte
+ * `sensitive` parameters and of the credential names replaced by `REDACTED`, every other byte
  * kept as it was (nothing is re-encoded). Returns "" for an empty query.
  */
-export function redactQuery(search: string, extraSensitive: readonly string[]): string {
+export function redactQuery(search: string, sensitive: SensitiveQueryParams): string {
   const query = search.startsWith("?") ? search.slice(1) : search;
   if (query === "") return "";
-  const sensitive = sensitiveSetFor(extraSensitive);
   const pairs = query.split("&");
   let redactedAny = false;
   for (let i = 0; i < pairs.length; i++) {
@@ -136,7 +133,7 @@ export function redactQuery(search: string, extraSensitive: readonly string[]): 
  * redacted as in {@link redactQuery}, and the fragment dropped (fragments can carry tokens, e.g.
  * OAuth implicit-flow responses, and are never sent over HTTP).
  */
-export function redactUrl(url: URL | string, extraSensitive: readonly string[]): string {
+export function redactUrl(url: URL | string, sensitive: SensitiveQueryParams): string {
   const parsed = typeof url === "string" ? new URL(url) : url;
   // In a serialized URL, `#` and `?` appear unescaped only as the fragment and query delimiters.
   const href = parsed.username !== "" || parsed.password !== ""
@@ -147,5 +144,5 @@ export function redactUrl(url: URL | string, extraSensitive: readonly string[]):
   const question = withoutFragment.indexOf("?");
   if (question === -1) return withoutFragment;
   return withoutFragment.slice(0, question + 1) +
-    redactQuery(withoutFragment.slice(question + 1), extraSensitive);
+    redactQuery(withoutFragment.slice(question + 1), sensitive);
 }

@@ -50,7 +50,7 @@ export class ClientSpan {
   responded(response: Response): void {
     if (!this.span.isRecording()) return;
     this.span.setAttributes(
-      responseAttributes(response, this.#tracing.http.captureResponseHeaders),
+      responseAttributes(response, this.#tracing.http.responseCaptures),
     );
     const status = clientStatusFor(response.status);
     if (status.code === SpanStatusCode.ERROR) {

@@ -98,7 +98,7 @@ export class ServerSpan {
       this.span.setAttributes(serverRequestAttributes(request, {
         trustForwardedFor: settings.trustForwardedHeaders,
         sensitiveQueryParams: settings.sensitiveQueryParams,
-        capturedRequestHeaders: settings.captureRequestHeaders,
+        capturedRequestHeaders: settings.requestCaptures,
         clientAddress: start.clientAddress,
       }));
       this.span.setAttribute(ATTR_REQUEST_ID, this.requestId);
@@ -135,7 +135,7 @@ export class ServerSpan {
         span.updateName(spanNameFor(this.#method, this.#route));
         span.setAttribute("http.route", this.#route);
       }
-      span.setAttributes(responseAttributes(response, settings.captureResponseHeaders));
+      span.setAttributes(responseAttributes(response, settings.responseCaptures));
       const status = serverStatusFor(response.status);
       if (status.code === SpanStatusCode.ERROR && !this.#errored) {
         markError(span, status.errorType ?? String(response.status));

@@ -12,7 +12,8 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import meta from "../../deno.json" with { type: "json" };
-import type { HttpSettings, TracingSettings } from "../config/settings.ts";
+import type { TracingSettings } from "../config/settings.ts";
+import { type HttpPolicy, httpPolicy } from "../http/policy.ts";
 import { BaggageAttributesProcessor } from "../baggage_attributes.ts";
 import { createSpanExporter } from "../export/exporter.ts";
 import { ExportQueue } from "../export/queue.ts";
@@ -48,7 +49,7 @@ export interface Tracing {
   readonly provider: TracerProvider;
   readonly tracer: Tracer;
   readonly propagator: TextMapPropagator;
-  readonly http: HttpSettings;
+  readonly http: HttpPolicy;
   /** Present when tracegate built the provider (not when one was passed in). */
   readonly queue?: ExportQueue;
   /** Traced calls whose response body has not ended yet. */
@@ -85,7 +86,7 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
       provider,
       tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
       propagator,
-      http: settings.http,
+      http: httpPolicy(settings.http),
       exportEnded,
       shutdown: quietly(() => provider.shutdown?.(), log),
     });
@@ -109,7 +110,7 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     provider,
     tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
     propagator,
-    http: settings.http,
+    http: httpPolicy(settings.http),
     queue,
     // The queue's flush never rejects, and is shared: no per-request wrapper to keep alive.
     exportEnded: queue ? () => queue.flush() : () => Promise.resolve(),

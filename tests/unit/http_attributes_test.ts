@@ -4,7 +4,9 @@ import {
   clientRequestAttributes,
   clientStatusFor,
   normalizeMethod,
+  requestHeaderCaptures,
   responseAttributes,
+  responseHeaderCaptures,
   type ServerRequestAttributeOptions,
   serverRequestAttributes,
   serverStatusFor,
@@ -15,9 +17,10 @@ import {
   DEFAULT_SENSITIVE_QUERY_PARAMS,
   redactQuery,
   redactUrl,
+  sensitiveQueryParams,
 } from "../../src/http/redact.ts";
 
-const NO_EXTRA: readonly string[] = [];
+const NO_EXTRA = sensitiveQueryParams([]);
 
 function serverOptions(
   overrides: Partial<ServerRequestAttributeOptions> = {},
@@ -25,7 +28,7 @@ function serverOptions(
   return {
     trustForwardedFor: false,
     sensitiveQueryParams: NO_EXTRA,
-    capturedRequestHeaders: NO_EXTRA,
+    capturedRequestHeaders: [],
     ...overrides,
   };
 }
@@ -80,7 +83,7 @@ Deno.test("redactQuery redacts every credential name, however it is spelled", ()
 
 Deno.test("redactQuery adds the configured names to the defaults", () => {
   assert.deepEqual(
-    redactQuery("tenant=t&sig=s&Tenant=u", ["tenant"]),
+    redactQuery("tenant=t&sig=s&Tenant=u", sensitiveQueryParams(["tenant"])),
     "tenant=REDACTED&sig=REDACTED&Tenant=u",
   );
   assert.deepEqual(redactQuery("tenant=t", NO_EXTRA), "tenant=t");
@@ -112,7 +115,10 @@ Deno.test("redactUrl replaces credentials, redacts the query and drops the fragm
   );
   assert.deepEqual(redactUrl("http://example.com/a#", NO_EXTRA), "http://example.com/a");
   assert.deepEqual(redactUrl("http://example.com/a?#x", NO_EXTRA), "http://example.com/a?");
-  assert.deepEqual(redactUrl("http://[::1]:8080/x?k=v", ["k"]), "http://[::1]:8080/x?k=REDACTED");
+  assert.deepEqual(
+    redactUrl("http://[::1]:8080/x?k=v", sensitiveQueryParams(["k"])),
+    "http://[::1]:8080/x?k=REDACTED",
+  );
 });
 
 // --- methods and span names -----------------------------------------------------------------
@@ -277,7 +283,7 @@ Deno.test("captured request headers are string[]; credentials headers are never 
   ];
   const attributes = serverRequestAttributes(
     new Request("http://example.com/", { headers }),
-    serverOptions({ capturedRequestHeaders: captured }),
+    serverOptions({ capturedRequestHeaders: requestHeaderCaptures(captured) }),
   );
   const headerAttributes = Object.fromEntries(
     Object.entries(attributes).filter(([name]) => name.startsWith("http.request.header.")),
@@ -297,8 +303,8 @@ Deno.test("serverRequestAttributes on a real request to Deno.serve", async () =>
         request,
         serverOptions({
           clientAddress: info.remoteAddr.hostname,
-          capturedRequestHeaders: ["x-probe"],
-          sensitiveQueryParams: ["api_key"],
+          capturedRequestHeaders: requestHeaderCaptures(["x-probe"]),
+          sensitiveQueryParams: sensitiveQueryParams(["api_key"]),
         }),
       );
       return new Response("ok");
@@ -369,12 +375,18 @@ Deno.test("responseAttributes: status code and captured headers, set-cookie neve
     status: 404,
     headers: { "content-type": "text/plain", "set-cookie": "a=b", "x-cache": "MISS" },
   });
-  assert.deepEqual(responseAttributes(response, ["Content-Type", "Set-Cookie", "X-Cache"]), {
-    "http.response.status_code": 404,
-    "http.response.header.content-type": ["text/plain"],
-    "http.response.header.x-cache": ["MISS"],
-  });
-  assert.deepEqual(responseAttributes(response, NO_EXTRA), { "http.response.status_code": 404 });
+  assert.deepEqual(
+    responseAttributes(
+      response,
+      responseHeaderCaptures(["Content-Type", "Set-Cookie", "X-Cache"]),
+    ),
+    {
+      "http.response.status_code": 404,
+      "http.response.header.content-type": ["text/plain"],
+      "http.response.header.x-cache": ["MISS"],
+    },
+  );
+  assert.deepEqual(responseAttributes(response, []), { "http.response.status_code": 404 });
 });
 
 Deno.test("server status: ERROR only on 5xx; client status: ERROR on 4xx and 5xx", () => {
