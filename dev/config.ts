@@ -25,6 +25,12 @@ export function readDevPorts(env: Record<string, string>): {
 
 export const DEV_FORCE_TOKEN = "dev-token";
 
+/** In `task dev` every request says whether it was traced and why, and leaves an access-log line. */
+export const DEV_LOGGING: Readonly<Record<string, string>> = {
+  TRACEGATE_DEBUG: "true",
+  TRACEGATE_ACCESS_LOG: "true",
+};
+
 const COLLECTOR_VARIABLES = [
   "OTEL_EXPORTER_OTLP_ENDPOINT",
   "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -59,7 +65,11 @@ export function proxyBindings(
       /^(OTEL|TRACEGATE)_/.test(name) && !name.startsWith("TRACEGATE_DEV_") && !invalid.has(name)
     ),
   );
-  const bindings: Record<string, string> = { ...vars, TRACEGATE_FORCE_TOKEN: DEV_FORCE_TOKEN };
+  const bindings: Record<string, string> = {
+    ...vars,
+    ...DEV_LOGGING,
+    TRACEGATE_FORCE_TOKEN: DEV_FORCE_TOKEN,
+  };
   if (env.TRACEGATE_ROUTES) {
     delete bindings.TRACEGATE_UPSTREAM; // exactly one of the two may be set
   } else {

@@ -10,6 +10,7 @@ import { startViewer } from "../viewer/server.ts";
 import { renderTrace } from "../viewer/terminal.ts";
 import { banner } from "./banner.ts";
 import {
+  DEV_LOGGING,
   hasOwnCollector,
   invalidCollectorSettings,
   proxyBindings,
@@ -47,7 +48,8 @@ async function start(signal: AbortSignal): Promise<void> {
   resources.defer(() => viewer.close());
 
   const collector = hasOwnCollector(env) ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: viewer.url };
-  const demo = await Promise.try(startDemo, { port: ports.demo, env: { ...env, ...collector } })
+  const demoEnv = { ...DEV_LOGGING, ...env, ...collector };
+  const demo = await Promise.try(startDemo, { port: ports.demo, env: demoEnv })
     .catch(explainPortInUse("demo", "TRACEGATE_DEV_DEMO_PORT", ports.demo));
   resources.defer(() => demo.close());
   signal.throwIfAborted();

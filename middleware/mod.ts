@@ -30,6 +30,7 @@ export {
   tracingFromOptions,
 } from "./options.ts";
 export { tracedFetch } from "./fetch.ts";
+export { type TraceLogFields, traceLogFields } from "../src/tracing/log_fields.ts";
 
 /** What the middleware puts on `c.var`. `requestId` matches `hono/request-id`. */
 export interface TracegateVariables {

@@ -6,7 +6,6 @@ import {
   createTracing,
   type ProviderOptions,
   type Tracing,
-  type TracingOptions,
 } from "../src/tracing/setup.ts";
 
 /** How the middleware builds its tracing setup; each option wins over its environment variable. */
@@ -16,6 +15,8 @@ export type TracingBuildOptions = Partial<HttpSettings> & ProviderOptions & {
   readonly serviceName?: string;
   readonly propagators?: readonly PropagatorName[];
   readonly log?: (line: string) => void;
+  /** Where access-log lines go (with `accessLog` on). Default: console.log. */
+  readonly writeAccessLog?: (line: string) => void;
 };
 
 /** Options of the middleware itself, whichever way its tracing setup comes. */
@@ -36,6 +37,7 @@ type BuildKey =
   | "serviceName"
   | "propagators"
   | "log"
+  | "writeAccessLog"
   | "sampler"
   | "exporter"
   | "tracerProvider";
@@ -73,17 +75,19 @@ export function tracingFromOptions(options: TracingBuildOptions, env: EnvSource)
     trustForwardedHeaders: options.trustForwardedHeaders ?? settings.http.trustForwardedHeaders,
     serverTiming: options.serverTiming ?? settings.http.serverTiming,
     traceResponse: options.traceResponse ?? settings.http.traceResponse,
+    debug: options.debug ?? settings.http.debug,
+    accessLog: options.accessLog ?? settings.http.accessLog,
   };
   return createTracing({
     ...settings,
     serviceName: options.serviceName ?? settings.serviceName,
     propagators: options.propagators ?? settings.propagators,
     http,
-  }, providerOptions(options, log));
+  }, { ...providerOptions(options), log, writeAccessLog: options.writeAccessLog });
 }
 
-function providerOptions(options: ProviderOptions, log: (line: string) => void): TracingOptions {
+function providerOptions(options: ProviderOptions): ProviderOptions {
   return options.tracerProvider
-    ? { tracerProvider: options.tracerProvider, log }
-    : { sampler: options.sampler, exporter: options.exporter, log };
+    ? { tracerProvider: options.tracerProvider }
+    : { sampler: options.sampler, exporter: options.exporter };
 }

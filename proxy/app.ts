@@ -9,7 +9,7 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import type { BodyEndSignal } from "../src/http/body_end.ts";
-import { ATTR_TAIL_KEPT_BY } from "../src/export/queue.ts";
+import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
 import { samplerFromSettings } from "../src/sampling.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
@@ -131,8 +131,9 @@ async function forward(
 ): Promise<Response> {
   const url = new URL(request.url);
   const { settings } = proxy;
+  const presented = request.headers.get(settings.forceHeader);
   const facts = {
-    forced: await carriesForceToken(request.headers.get(settings.forceHeader), settings.forceToken),
+    forced: await carriesForceToken(presented, settings.forceToken),
     ignored: isIgnoredPath(url.pathname, settings.ignorePaths),
   };
   const server = new ServerSpan(proxy.tracing, {
@@ -140,6 +141,14 @@ async function forward(
     active: withRequestFacts(context.active(), facts),
     clientAddress: info.clientAddress,
     inbound: settings.inbound,
+    force: presented === null
+      ? "absent"
+      : settings.forceToken === undefined
+      ? "no token configured"
+      : facts.forced
+      ? "valid"
+      : "token mismatch",
+    ignoredPath: facts.ignored,
   });
   let outcome: Outcome;
   try {
@@ -247,7 +256,7 @@ function finish(
           threw: server.errored || outcome.kind === "error",
           durationMs: Date.now() - server.startedAt,
         });
-        if (reason !== undefined) span.setAttribute(ATTR_TAIL_KEPT_BY, reason);
+        if (reason !== undefined) span.setAttribute(ATTR_SAMPLING_REASON, reason);
       }
     },
   });

@@ -14,6 +14,7 @@ import {
 } from "@opentelemetry/api";
 import type { Attributes } from "@opentelemetry/api";
 import { type Sampler, SamplingDecision, type SamplingResult } from "@opentelemetry/sdk-trace-base";
+import { ATTR_SAMPLING_REASON, type TailReason } from "../src/sampling/reason.ts";
 import { withThreshold } from "../src/sampling/threshold.ts";
 
 /** What the proxy knows of a request before its span starts, carried in the Context. */
@@ -37,6 +38,8 @@ export interface EdgeSamplingOptions {
   readonly recordForTail: boolean;
   readonly now?: () => number;
 }
+
+const FORCED = { [ATTR_SAMPLING_REASON]: "force" } as const;
 
 export class EdgeSampler implements Sampler {
   readonly #root: Sampler;
@@ -85,10 +88,13 @@ export class EdgeSampler implements Sampler {
       if (this.#cap && !this.#cap.take()) {
         return { decision: SamplingDecision.NOT_RECORD, traceState: withoutThreshold };
       }
-      return {
-        decision: SamplingDecision.RECORD_AND_SAMPLED,
-        traceState: facts?.forced === true ? withoutThreshold : rooted.traceState,
-      };
+      return facts?.forced === true
+        ? {
+          decision: SamplingDecision.RECORD_AND_SAMPLED,
+          traceState: withoutThreshold,
+          attributes: FORCED,
+        }
+        : rooted;
     }
     return {
       decision: this.#options.recordForTail ? SamplingDecision.RECORD : SamplingDecision.NOT_RECORD,
@@ -153,7 +159,6 @@ export function isIgnoredPath(pathname: string, patterns: readonly string[]): bo
 }
 
 /** Why a request that was not head-sampled is kept anyway; undefined when it is not. */
-export type TailReason = "error" | "upstream_failure" | "slow";
 
 export interface TailRules {
   readonly errors: boolean;

@@ -17,7 +17,13 @@ export {
 export * from "./propagation/mod.ts";
 export { samplerFromSettings } from "./sampling.ts";
 export { BaggageAttributesProcessor } from "./baggage_attributes.ts";
-export { ATTR_TAIL_KEPT_BY, ExportQueue, type QueueStats } from "./export/queue.ts";
+export { ExportQueue, type QueueStats } from "./export/queue.ts";
+export {
+  ATTR_SAMPLING_REASON,
+  type HeadReason,
+  type SamplingReason,
+  type TailReason,
+} from "./sampling/reason.ts";
 export {
   createTracing,
   type ProviderOptions,
@@ -26,5 +32,6 @@ export {
 } from "./tracing/setup.ts";
 export { type InboundContextMode, ServerSpan, type ServerSpanStart } from "./tracing/server.ts";
 export { ClientSpan, createTracedFetch } from "./tracing/client.ts";
+export { type TraceLogFields, traceLogFields } from "./tracing/log_fields.ts";
 export { ATTR_REQUEST_ID } from "./tracing/span_errors.ts";
 export { requestIdFrom, withRequestId } from "./tracing/request_id_context.ts";

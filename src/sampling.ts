@@ -9,6 +9,7 @@ import {
 import type { SamplerSettings } from "./config/settings.ts";
 import { ConsistentRatioSampler } from "./sampling/consistent_ratio_sampler.ts";
 import { ParentThresholdSampler } from "./sampling/parent_threshold_sampler.ts";
+import { ReasonSampler } from "./sampling/reason.ts";
 
 export { SamplingDecision };
 export type { Sampler };
@@ -18,7 +19,12 @@ function parentBased(root: Sampler): Sampler {
   return new ParentBasedSampler({ root, remoteParentSampled: new ParentThresholdSampler() });
 }
 
-export function samplerFromSettings({ name, ratio }: SamplerSettings): Sampler {
+/** The sampler `OTEL_TRACES_SAMPLER` names, giving the roots it samples their reason. */
+export function samplerFromSettings(settings: SamplerSettings): Sampler {
+  return new ReasonSampler(standardSampler(settings), settings);
+}
+
+function standardSampler({ name, ratio }: SamplerSettings): Sampler {
   switch (name) {
     case "always_on":
       return new AlwaysOnSampler();

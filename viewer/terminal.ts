@@ -10,7 +10,7 @@ import {
   ATTR_URL_FULL,
   ATTR_URL_PATH,
 } from "@opentelemetry/semantic-conventions";
-import { ATTR_TAIL_KEPT_BY } from "../src/export/queue.ts";
+import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
 import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
 import { type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { attrText, type StoredTrace } from "./store.ts";
@@ -25,7 +25,7 @@ const KEY_ATTRIBUTES: readonly (string | readonly string[])[] = [
   ATTR_HTTP_RESPONSE_STATUS_CODE,
   ATTR_REQUEST_ID,
   ATTR_ERROR_TYPE,
-  ATTR_TAIL_KEPT_BY,
+  ATTR_SAMPLING_REASON,
 ];
 
 export interface RenderOptions {

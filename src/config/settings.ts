@@ -49,6 +49,10 @@ export interface HttpSettings {
   readonly trustForwardedHeaders: boolean;
   readonly serverTiming: boolean;
   readonly traceResponse: boolean;
+  /** One log line per request saying whether it was traced and why. */
+  readonly debug: boolean;
+  /** One JSON access-log line per request, with its trace fields. */
+  readonly accessLog: boolean;
 }
 
 export interface TracingSettings {
@@ -115,6 +119,8 @@ export function readTracingSettingsWith(
       trustForwardedHeaders: reader.boolean("TRACEGATE_TRUST_FORWARDED", false),
       serverTiming: reader.boolean("TRACEGATE_SERVER_TIMING", true),
       traceResponse: reader.boolean("TRACEGATE_TRACERESPONSE", false),
+      debug: reader.boolean("TRACEGATE_DEBUG", false),
+      accessLog: reader.boolean("TRACEGATE_ACCESS_LOG", false),
     },
   };
 }

@@ -16,12 +16,9 @@ import type {
   SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import type { QueueSettings } from "../config/settings.ts";
-
-/**
- * Set on a local root span that was not head-sampled but must be exported anyway; its value says
- * why (for example `error` or `slow`). Its record-only descendants are exported with it.
- */
-export const ATTR_TAIL_KEPT_BY = "tracegate.sampling.kept_by";
+// A local root not head-sampled carries a reason only when a tail rule kept it; its record-only
+// descendants are exported with it.
+import { ATTR_SAMPLING_REASON } from "../sampling/reason.ts";
 
 export interface DropCounts {
   /** The queue was full when the span ended. */
@@ -80,7 +77,7 @@ export class ExportQueue implements SpanProcessor {
     }
     const traceId = spanContext.traceId;
     const held = this.#awaitingDecision.get(traceId);
-    if (span.attributes[ATTR_TAIL_KEPT_BY] !== undefined) {
+    if (span.attributes[ATTR_SAMPLING_REASON] !== undefined) {
       this.#release(traceId, held);
       for (const kept of held ?? []) this.#enqueue(kept);
       this.#enqueue(span);

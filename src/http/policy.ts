@@ -17,6 +17,8 @@ export interface HttpPolicy {
   readonly trustForwardedHeaders: boolean;
   readonly serverTiming: boolean;
   readonly traceResponse: boolean;
+  readonly debug: boolean;
+  readonly accessLog: boolean;
 }
 
 export function httpPolicy(settings: HttpSettings): HttpPolicy {
@@ -29,5 +31,7 @@ export function httpPolicy(settings: HttpSettings): HttpPolicy {
     trustForwardedHeaders: settings.trustForwardedHeaders,
     serverTiming: settings.serverTiming,
     traceResponse: settings.traceResponse,
+    debug: settings.debug,
+    accessLog: settings.accessLog,
   };
 }

@@ -9,6 +9,7 @@ import {
   type Link,
   propagation,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -23,6 +24,8 @@ import { type BodyEndSignal, type BodyOutcome, onBodyEnd } from "../http/body_en
 import { handBackHeaders } from "../http/handback.ts";
 import { type RequestIdPolicy, resolveRequestId } from "../http/request_id.ts";
 import { headersGetter, traceparentOf } from "../propagation/mod.ts";
+import { type ForceHeader, reasonOf } from "../sampling/reason.ts";
+import { accessLogLine, debugLine, type FinishedRequest } from "./request_log.ts";
 import { withRequestId } from "./request_id_context.ts";
 import { UnreadBodies, withUnreadBodies } from "./unread_bodies.ts";
 import { ATTR_REQUEST_ID, markError, recordFailure } from "./span_errors.ts";
@@ -45,6 +48,10 @@ export interface ServerSpanStart {
   readonly requestId?: string;
   readonly requestIds?: RequestIdPolicy;
   readonly inbound?: InboundContextMode;
+  /** What the force header said (the proxy), for the debug line. */
+  readonly force?: ForceHeader;
+  /** The path is one the proxy never traces, for the debug line. */
+  readonly ignoredPath?: boolean;
 }
 
 export interface ServerSpanEnd {
@@ -79,6 +86,9 @@ export class ServerSpan {
   #route: string | undefined;
   #errored = false;
   readonly #unreadBodies = new UnreadBodies();
+  readonly #start: ServerSpanStart;
+  /** The caller's span context, when it sent one. */
+  readonly #caller: SpanContext | undefined;
 
   constructor(tracing: Tracing, start: ServerSpanStart) {
     this.#tracing = tracing;
@@ -87,7 +97,10 @@ export class ServerSpan {
     this.requestId = start.requestId ??
       resolveRequestId(request.headers.get(settings.requestIdHeader), start.requestIds);
 
+    this.#start = start;
     const { parent, links } = parentFor(tracing, start);
+    const caller = trace.getSpanContext(parent);
+    this.#caller = caller?.isRemote ? caller : undefined;
     this.#method = request.method;
     this.span = tracing.tracer.startSpan(
       spanNameFor(request.method),
@@ -150,6 +163,7 @@ export class ServerSpan {
       // Nothing that will be exported, so nothing waits for the body or needs a flush.
       this.#unreadBodies.endAll();
       span.end();
+      this.#logEnd(response.status);
       return headed;
     }
     let settle: ((exported: Promise<void>) => void) | undefined;
@@ -162,10 +176,34 @@ export class ServerSpan {
       } finally {
         this.#unreadBodies.endAll();
         span.end();
+        this.#logEnd(response.status);
         const exported = this.#tracing.exportEnded();
         settle?.(exported);
       }
     }, end.bodyEnd);
+  }
+
+  /** The debug and access-log lines, when switched on. */
+  #logEnd(status: number): void {
+    const tracing = this.#tracing;
+    const { debug, accessLog } = tracing.http;
+    if (!debug && !accessLog) return;
+    const finished: FinishedRequest = {
+      method: this.#method,
+      path: new URL(this.#start.request.url).pathname,
+      status,
+      requestId: this.requestId,
+      startedAt: this.startedAt,
+      endedAt: Date.now(),
+      span: this.span.spanContext(),
+      reason: reasonOf(this.span),
+      parent: this.#caller,
+      sampler: tracing.sampler,
+      force: this.#start.force,
+      ignoredPath: this.#start.ignoredPath,
+    };
+    if (debug) tracing.log(debugLine(finished));
+    if (accessLog) tracing.writeAccessLog(accessLogLine(finished));
   }
 }
 

@@ -12,7 +12,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import meta from "../../deno.json" with { type: "json" };
-import type { TracingSettings } from "../config/settings.ts";
+import type { SamplerSettings, TracingSettings } from "../config/settings.ts";
 import { type HttpPolicy, httpPolicy } from "../http/policy.ts";
 import { BaggageAttributesProcessor } from "../baggage_attributes.ts";
 import { createSpanExporter } from "../export/exporter.ts";
@@ -43,13 +43,22 @@ export type ProviderOptions =
     readonly exporter?: never;
   };
 
-export type TracingOptions = ProviderOptions & { readonly log?: (line: string) => void };
+export type TracingOptions = ProviderOptions & {
+  /** Diagnostics: configuration problems, export failures, debug lines. Default: console.error. */
+  readonly log?: (line: string) => void;
+  /** Where access-log lines go. Default: console.log. */
+  readonly writeAccessLog?: (line: string) => void;
+};
 
 export interface Tracing {
   readonly provider: TracerProvider;
   readonly tracer: Tracer;
   readonly propagator: TextMapPropagator;
   readonly http: HttpPolicy;
+  /** The sampler the settings name (what a debug line explains a decision by). */
+  readonly sampler: SamplerSettings;
+  readonly log: (line: string) => void;
+  readonly writeAccessLog: (line: string) => void;
   /** Present when tracegate built the provider (not when one was passed in). */
   readonly queue?: ExportQueue;
   /** Traced calls whose response body has not ended yet. */
@@ -75,6 +84,7 @@ function quietly(work: () => Promise<unknown> | undefined, log: (line: string) =
 
 export function createTracing(settings: TracingSettings, options: TracingOptions = {}): Tracing {
   const log = options.log ?? console.error;
+  const writeAccessLog = options.writeAccessLog ?? console.log;
   const propagator = createPropagator(settings.propagators);
   if (options.tracerProvider) {
     const provider = options.tracerProvider as TracerProvider & {
@@ -87,6 +97,9 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
       tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
       propagator,
       http: httpPolicy(settings.http),
+      sampler: settings.sampler,
+      log,
+      writeAccessLog,
       exportEnded,
       shutdown: quietly(() => provider.shutdown?.(), log),
     });
@@ -111,6 +124,9 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
     propagator,
     http: httpPolicy(settings.http),
+    sampler: settings.sampler,
+    log,
+    writeAccessLog,
     queue,
     // The queue's flush never rejects, and is shared: no per-request wrapper to keep alive.
     exportEnded: queue ? () => queue.flush() : () => Promise.resolve(),

@@ -207,6 +207,99 @@ Deno.test("deno task dev: traces flow through the proxy and the demo to the view
     assert.equal(demoSpan?.attributes["user.id"], "ada");
   });
 
+  await t.step(
+    "every request says whether it was traced and why, and leaves an access line",
+    async () => {
+      const lineWith = (...parts: string[]) => (output: string) =>
+        output.split("\n").find((line) => parts.every((part) => line.includes(part)));
+
+      const plain = await fetch(`${urls.proxy}/inventory/42`);
+      await plain.body?.cancel();
+      const plainId = plain.headers.get("x-request-id")!;
+      await dev.waitForAnyOutput(
+        lineWith(
+          "[proxy] tracegate: debug: GET /inventory/42 200",
+          `request_id=${plainId}`,
+          "not traced: no sampled parent; no force header; root sampler off",
+        ),
+        "the proxy's debug line for an untraced request",
+        TRACE_TIMEOUT_MS,
+      );
+      await dev.waitForAnyOutput(
+        lineWith(
+          "tracegate: debug: GET /inventory/42 200",
+          `request_id=${plainId}`,
+          "not traced: caller's traceparent not sampled",
+        ),
+        "the demo's debug line for the same request",
+        TRACE_TIMEOUT_MS,
+      );
+
+      const wrongToken = "not-the-token-8f3a";
+      const wrong = await fetch(`${urls.proxy}/inventory/42`, {
+        headers: { "x-tracegate-force": wrongToken },
+      });
+      await wrong.body?.cancel();
+      await dev.waitForAnyOutput(
+        lineWith(
+          `request_id=${wrong.headers.get("x-request-id")}`,
+          "force header present, token mismatch",
+        ),
+        "the debug line for a wrong force token",
+        TRACE_TIMEOUT_MS,
+      );
+      assert.ok(!dev.transcript().includes(wrongToken), "the token presented is never echoed");
+
+      const forced = await fetch(`${urls.proxy}/orders/42`, {
+        headers: { "x-tracegate-force": "dev-token" },
+      });
+      await forced.body?.cancel();
+      const traceId = /traceparent;desc="00-([0-9a-f]{32})-/.exec(
+        forced.headers.get("server-timing") ?? "",
+      )?.[1];
+      assert.ok(traceId);
+      const accessLines = async (count: number) => {
+        const found = await dev.waitForAnyOutput(
+          (output) => {
+            const lines = output.split("\n").filter((line) =>
+              line.includes(`"trace_id":"${traceId}"`)
+            );
+            return lines.length >= count ? lines : undefined;
+          },
+          `${count} access lines of the forced trace`,
+          TRACE_TIMEOUT_MS,
+        );
+        return found.map((line) => JSON.parse(line.slice(line.indexOf("{"))));
+      };
+      // The proxy's, the demo's /orders/42 and its nested /inventory/42.
+      const lines = await accessLines(3);
+      const proxyLine = lines.find((line) =>
+        line["url.path"] === "/orders/42" && line["tracegate.sampling.reason"] === "force"
+      );
+      assert.ok(proxyLine, JSON.stringify(lines));
+      assert.equal(proxyLine.trace_flags, "01");
+      assert.equal(proxyLine["http.response.status_code"], 200);
+      assert.equal(proxyLine["http.request.method"], "GET");
+      assert.equal(proxyLine["http.request.id"], forced.headers.get("x-request-id"));
+      assert.match(proxyLine.timestamp, /^\d{4}-\d\d-\d\dT/);
+      assert.ok(proxyLine["http.server.request.duration"] >= 0);
+      assert.deepEqual(
+        lines.map((line) => line["tracegate.sampling.reason"]).sort(),
+        ["force", "parent", "parent"],
+      );
+
+      await dev.waitForOutput(printedTree(traceId, 5), "5-span tree", TRACE_TIMEOUT_MS);
+      const servers = (await viewerTrace(urls.viewer, traceId)).filter((span) =>
+        span.kind === "SERVER"
+      );
+      assert.deepEqual(
+        servers.map((span) => [span.service, span.attributes["tracegate.sampling.reason"]]),
+        [["tracegate-proxy", "force"], ["demo-service", "parent"], ["demo-service", "parent"]],
+        "every exported server span says why",
+      );
+    },
+  );
+
   await t.step("SIGINT stops everything: no process left behind, every port free", async () => {
     const running = descendantsOf(dev.pid, await processes());
     const workerd = running.find((info) =>

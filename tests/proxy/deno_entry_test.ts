@@ -12,8 +12,8 @@ import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.t
 import {
   caller,
   inTrace,
-  KEPT_BY_ATTRIBUTE,
   only,
+  SAMPLING_REASON_ATTRIBUTE,
   serviceOf,
   webSocketClient,
   withRequestId,
@@ -257,7 +257,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
     await response.arrayBuffer();
     const spans = await requestSpans(receiver, "upstream-500");
     const server = only(spans, PROXY_SERVICE, "SERVER");
-    assert.equal(server.attributes[KEPT_BY_ATTRIBUTE], "error");
+    assert.equal(server.attributes[SAMPLING_REASON_ATTRIBUTE], "error");
     assert.equal(server.attributes["http.response.status_code"], 500);
     assert.equal(server.flags & 1, 0);
     const client = only(spans, PROXY_SERVICE, "CLIENT");
@@ -276,7 +276,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
     assert.equal(await response.text(), "502 Bad Gateway\nrequest id: down\n");
     const spans = await requestSpans(receiver, "down");
     const server = only(spans, PROXY_SERVICE, "SERVER");
-    assert.equal(server.attributes[KEPT_BY_ATTRIBUTE], "upstream_failure");
+    assert.equal(server.attributes[SAMPLING_REASON_ATTRIBUTE], "upstream_failure");
     assert.equal(server.attributes["http.response.status_code"], 502);
     assert.equal(
       only(spans, PROXY_SERVICE, "CLIENT").attributes["error.type"],
@@ -438,7 +438,7 @@ Deno.test("Deno entry: an upstream slower than the timeout is a 504", async () =
   assert.equal(await response.text(), "504 Gateway Timeout\nrequest id: hang\n");
   const spans = await requestSpans(receiver, "hang");
   assert.equal(
-    only(spans, PROXY_SERVICE, "SERVER").attributes[KEPT_BY_ATTRIBUTE],
+    only(spans, PROXY_SERVICE, "SERVER").attributes[SAMPLING_REASON_ATTRIBUTE],
     "upstream_failure",
   );
   assert.equal(only(spans, PROXY_SERVICE, "CLIENT").attributes["error.type"], "timeout");

@@ -16,8 +16,8 @@ import {
   caller,
   forwardedTraceparent,
   inTrace,
-  KEPT_BY_ATTRIBUTE,
   only,
+  SAMPLING_REASON_ATTRIBUTE,
   serviceOf,
   webSocketClient,
   withRequestId,
@@ -250,8 +250,8 @@ interface SamplingCase {
   readonly inboundTrace?: string;
   /** The head decision: sampled, so exported and forwarded with the sampled flag. */
   readonly sampled: boolean;
-  /** Kept by a tail rule (exported, though forwarded unsampled), with this reason. */
-  readonly keptBy?: string;
+  /** `tracegate.sampling.reason` on the exported server span: a head reason, or a tail rule's. */
+  readonly reason?: string;
   readonly status: number;
 }
 
@@ -270,6 +270,7 @@ function headerMatrix(): SamplingCase[] {
         headers,
         inboundTrace: from?.traceId,
         sampled: inbound === "01" || force === "right",
+        reason: force === "right" ? "force" : inbound === "01" ? "parent" : undefined,
         status: 200,
       });
     }
@@ -290,10 +291,10 @@ async function checkSampling(stack: ProxyStack, cases: readonly SamplingCase[], 
 
   for (const [index, expected] of cases.entries()) {
     const { count, server, client } = proxySpansOf(spans, `case-${index}`);
-    const exported = expected.sampled || expected.keptBy !== undefined;
+    const exported = expected.sampled || expected.reason !== undefined;
     assert.equal(count, exported ? 2 : 0, `${expected.name}: proxy spans exported`);
     if (server && client) {
-      assert.equal(server.attributes[KEPT_BY_ATTRIBUTE], expected.keptBy, expected.name);
+      assert.equal(server.attributes[SAMPLING_REASON_ATTRIBUTE], expected.reason, expected.name);
       assert.equal(client.parentSpanId, server.spanId);
     }
 
@@ -339,15 +340,16 @@ Deno.test("proxy worker: header-driven sampling", async (t) => {
         path: "/status/500?case=tail",
         headers: {},
         sampled: false,
-        keptBy: "error",
+        reason: "error",
         status: 500,
       },
       {
-        name: "upstream 500, sampled: exported as sampled, no tail attribute",
+        name: "upstream 500, sampled: exported as sampled, the head reason kept",
         path: "/status/500?case=sampled",
         headers: { traceparent: sampledCaller.traceparent },
         inboundTrace: sampledCaller.traceId,
         sampled: true,
+        reason: "parent",
         status: 500,
       },
       {
@@ -384,7 +386,7 @@ Deno.test("proxy worker: header-driven sampling", async (t) => {
         assert.equal(forwarded.sampled, exported.includes(id), id);
       }
       const kept = proxySpansOf(spans, "cap-marker").server!;
-      assert.equal(kept.attributes[KEPT_BY_ATTRIBUTE], "error");
+      assert.equal(kept.attributes[SAMPLING_REASON_ATTRIBUTE], "error");
     },
   );
 
@@ -396,8 +398,8 @@ Deno.test("proxy worker: header-driven sampling", async (t) => {
     // The slow request is its own marker: it ends after the fast one.
     const spans = await exportMarker(stack, "slow-1", { path: "/slow/1500", headers: {} });
     const slow = proxySpansOf(spans, "slow-1");
-    assert.equal(slow.server!.attributes[KEPT_BY_ATTRIBUTE], "slow");
-    assert.equal(slow.client!.attributes[KEPT_BY_ATTRIBUTE], undefined);
+    assert.equal(slow.server!.attributes[SAMPLING_REASON_ATTRIBUTE], "slow");
+    assert.equal(slow.client!.attributes[SAMPLING_REASON_ATTRIBUTE], undefined);
     assert.equal(proxySpansOf(spans, "fast-1").count, 0);
     assert.equal(
       forwardedTraceparent(receivedAt(stack.upstream, "/slow/1500").headers).sampled,
@@ -681,8 +683,8 @@ Deno.test("proxy worker: upstream failures answer 502 and 504, traced", async (t
           assert.equal(server!.attributes["error.type"], String(failure.status));
           assert.equal(server!.attributes["http.response.status_code"], failure.status);
           assert.equal(
-            server!.attributes[KEPT_BY_ATTRIBUTE],
-            sampled ? undefined : "upstream_failure",
+            server!.attributes[SAMPLING_REASON_ATTRIBUTE],
+            sampled ? "parent" : "upstream_failure",
           );
           assert.equal(client!.status.code, "ERROR");
           assert.equal(client!.attributes["error.type"], failure.errorType);

@@ -86,6 +86,11 @@ export class DevTask implements AsyncDisposable {
     });
   }
 
+  /** Like waitForOutput, over stdout and stderr both (the demo logs to stderr, the proxy to stdout). */
+  waitForAnyOutput<T>(find: (output: string) => T | undefined, what: string, timeoutMs: number) {
+    return this.waitForOutput(() => find(`${this.stdout}\n${this.stderr}`), what, timeoutMs);
+  }
+
   transcript(): string {
     return `--- stdout ---\n${this.stdout}\n--- stderr ---\n${this.stderr}`;
   }

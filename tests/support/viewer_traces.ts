@@ -230,7 +230,7 @@ export const CHECKOUT_TRACE: PlannedSpan = {
           "url.path": "/charges",
           "http.response.status_code": 201,
           "http.request.id": REQUEST_ID,
-          "tracegate.sampling.kept_by": "slow",
+          "tracegate.sampling.reason": "slow",
         },
       }],
     },

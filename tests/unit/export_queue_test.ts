@@ -8,7 +8,8 @@ import {
   type Sampler,
   SamplingDecision,
 } from "@opentelemetry/sdk-trace-base";
-import { ATTR_TAIL_KEPT_BY, ExportQueue } from "../../src/export/queue.ts";
+import { ExportQueue } from "../../src/export/queue.ts";
+import { ATTR_SAMPLING_REASON } from "../../src/sampling/reason.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 
 const recordOnly: Sampler = {
@@ -58,7 +59,7 @@ Deno.test("export queue: record-only spans wait for their local root's tail deci
     const server = tracer.startSpan(name, { kind: SpanKind.SERVER });
     const ctx = trace.setSpan(context.active(), server);
     tracer.startSpan(`${name} client`, { kind: SpanKind.CLIENT }, ctx).end();
-    if (keptBy) server.setAttribute(ATTR_TAIL_KEPT_BY, keptBy);
+    if (keptBy) server.setAttribute(ATTR_SAMPLING_REASON, keptBy);
     server.end();
   };
   root("discarded");
@@ -67,7 +68,7 @@ Deno.test("export queue: record-only spans wait for their local root's tail deci
   await queue.forceFlush();
   assert.deepEqual(receiver.spans.map((s) => s.name).sort(), ["kept", "kept client"]);
   const kept = receiver.spans.find((s) => s.name === "kept")!;
-  assert.equal(kept.attributes[ATTR_TAIL_KEPT_BY], "error");
+  assert.equal(kept.attributes[ATTR_SAMPLING_REASON], "error");
 });
 
 Deno.test("export queue: bounded memory, drops counted and reported in one line", async () => {

@@ -34,7 +34,7 @@ const CHECKOUT_TREE = [
   "url.full=http://payments.internal/charges http.response.status_code=201 " +
   "http.request.id=req-7f3a9c",
   "   └─ payments  POST /charges  42.0 ms  UNSET  http.request.method=POST http.route=/charges " +
-  "http.response.status_code=201 http.request.id=req-7f3a9c tracegate.sampling.kept_by=slow",
+  "http.response.status_code=201 http.request.id=req-7f3a9c tracegate.sampling.reason=slow",
 ];
 
 const ESC = "\x1b";
