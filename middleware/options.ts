@@ -2,11 +2,7 @@ import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import { type HttpSettings, readTracingSettings } from "../src/config/settings.ts";
 import type { PropagatorName } from "../src/propagation/mod.ts";
-import {
-  createTracing,
-  type ProviderOptions,
-  type Tracing,
-} from "../src/tracing/setup.ts";
+import { createTracing, type ProviderOptions, type Tracing } from "../src/tracing/setup.ts";
 
 /** How the middleware builds its tracing setup; each option wins over its environment variable. */
 export type TracingBuildOptions = Partial<HttpSettings> & ProviderOptions & {
