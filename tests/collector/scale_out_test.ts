@@ -20,7 +20,7 @@ import {
   type WrittenSpan,
 } from "../support/collector.ts";
 import { startDenoProxy } from "../support/deno_proxy.ts";
-import { KEPT_BY_ATTRIBUTE, randomHex } from "../support/proxy_checks.ts";
+import { randomHex, SAMPLING_REASON_ATTRIBUTE } from "../support/proxy_checks.ts";
 import { closedPort } from "../support/servers.ts";
 import { startUpstreamApp } from "../support/upstream_app.ts";
 
@@ -225,7 +225,7 @@ Deno.test("collector: two-tier tail sampling keeps whole traces, every error, an
     assert.deepEqual(viaB.filter(({ kind, spans }) => kind === "normal" && spans), []);
     for (const { spans } of viaB.filter(({ spans }) => spans)) {
       const edge = spans!.find(({ span }) => span.kind === 2)!;
-      const keptBy = edge.span.attributes?.find(({ key }) => key === KEPT_BY_ATTRIBUTE);
+      const keptBy = edge.span.attributes?.find(({ key }) => key === SAMPLING_REASON_ATTRIBUTE);
       assert.ok(keptBy, "edge-b's spans say which tail rule kept them");
     }
 
