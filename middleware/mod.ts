@@ -16,7 +16,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { env as runtimeEnv } from "hono/adapter";
 import { routePath } from "hono/route";
 import { DEFAULT_REQUEST_ID_POLICY, type RequestIdPolicy } from "../src/http/request_id.ts";
-import { createTracedFetch } from "../src/tracing/client.ts";
+import { tracedCall } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import type { Tracing } from "../src/tracing/setup.ts";
 import { ensureContextManager } from "./context_manager.ts";
@@ -101,7 +101,8 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
     c.set("span", server.span);
     c.set("traceContext", server.context);
     c.set("requestId", server.requestId);
-    c.set("tracedFetch", createTracedFetch(active, () => server.context, fetch));
+    // One small closure; the span and the Request are made only if it is called.
+    c.set("tracedFetch", (input, init) => tracedCall(active, server.context, fetch, input, init));
 
     const ownIndex = c.req.routeIndex;
     try {
@@ -113,9 +114,11 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
     if (c.error) server.recordError(c.error);
     if (c.req.routeIndex !== ownIndex) server.setRoute(routePath(c));
 
+    // Asked only for a span that waits for its body: Deno's `completed` getter has a cost.
+    const recording = server.span.isRecording();
     const response = server.finish(c.res, {
-      waitUntil: waitUntilOf(c),
-      bodyEnd: runtimeBodyEnd(c),
+      waitUntil: recording ? waitUntilOf(c) : undefined,
+      bodyEnd: recording ? runtimeBodyEnd(c) : undefined,
     });
     if (response !== c.res) {
       // Assigning over an existing response makes Hono copy the old headers onto the new one,

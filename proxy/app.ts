@@ -3,7 +3,7 @@
  * header-driven sampling policy, forwarded with the trace context injected, and answered with the
  * trace handed back. Runtime specifics (env, waitUntil, the socket peer) come from the entries.
  */
-import { context, TraceFlags } from "@opentelemetry/api";
+import { context } from "@opentelemetry/api";
 import { type Context, Hono } from "hono";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
@@ -12,6 +12,7 @@ import type { BodyEndSignal } from "../src/http/body_end.ts";
 import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
 import { samplerFromSettings } from "../src/sampling.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
+import { isSampled } from "../src/tracing/sampled.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import { createTracing, type Tracing } from "../src/tracing/setup.ts";
 import { resolveRequestId } from "../src/http/request_id.ts";
@@ -228,7 +229,7 @@ function finish(
   { response, upstreamFailed, client }: Outcome,
   info: ProxyRequestInfo,
 ): Response {
-  const headSampled = (server.span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+  const headSampled = isSampled(server.span);
   // With a slowness rule only the end can tell; otherwise the outcome so far decides.
   const tailMayKeep = settings.tail.slowerThanMs !== undefined ||
     tailReason(settings.tail, {
@@ -241,7 +242,7 @@ function finish(
     // Untraced, or recorded for a tail rule the response already rules out: the client span is
     // not exported either, and nothing waits for the body. (So without a slowness rule, an
     // untraced 2xx whose body the upstream then breaks is not kept.)
-    client?.end();
+    client?.discard();
     return server.finish(response, { discard: true });
   }
   return server.finish(response, {

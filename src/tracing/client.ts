@@ -15,6 +15,7 @@ import { headersSetter } from "../propagation/mod.ts";
 import { requestIdFrom } from "./request_id_context.ts";
 import { ATTR_BODY_UNREAD, unreadBodiesIn } from "./unread_bodies.ts";
 import { ATTR_REQUEST_ID, errorTypeOf, markError, recordFailure } from "./span_errors.ts";
+import { isSampled } from "./sampled.ts";
 import type { Tracing } from "./setup.ts";
 
 export class ClientSpan {
@@ -22,6 +23,9 @@ export class ClientSpan {
   /** The outgoing request, with the context injected. */
   readonly request: Request;
   readonly #tracing: Tracing;
+  readonly #requestId: string | undefined;
+  /** A record-only span's request, until its attributes are on the span (see `discard`). */
+  #unrecorded: Request | undefined;
 
   /** Takes `request` over: a Request the caller built, whose headers it may change. */
   constructor(tracing: Tracing, parent: Context, request: Request) {
@@ -33,9 +37,10 @@ export class ClientSpan {
     );
     this.span = span;
     const requestId = requestIdFrom(parent);
+    this.#requestId = requestId;
     if (span.isRecording()) {
-      span.setAttributes(clientRequestAttributes(request, tracing.http.sensitiveQueryParams));
-      if (requestId !== undefined) span.setAttribute(ATTR_REQUEST_ID, requestId);
+      this.#unrecorded = request;
+      if (isSampled(span)) this.#recordRequest();
     }
     const { headers } = request;
     // Whatever trace headers the request already had (an inbound one being forwarded, possibly
@@ -44,6 +49,16 @@ export class ClientSpan {
     tracing.propagator.inject(trace.setSpan(parent, span), headers, headersSetter);
     if (requestId !== undefined) headers.set(tracing.http.requestIdHeader, requestId);
     this.request = request;
+  }
+
+  #recordRequest(): void {
+    const request = this.#unrecorded;
+    if (request === undefined) return;
+    this.#unrecorded = undefined;
+    this.span.setAttributes(
+      clientRequestAttributes(request, this.#tracing.http.sensitiveQueryParams),
+    );
+    if (this.#requestId !== undefined) this.span.setAttribute(ATTR_REQUEST_ID, this.#requestId);
   }
 
   /** Records the response status; ERROR on 4xx and 5xx. */
@@ -65,13 +80,20 @@ export class ClientSpan {
 
   /** Ends the span before its response body was read to the end, marked so. */
   endUnread(): void {
+    this.#recordRequest();
     this.span.setAttribute(ATTR_BODY_UNREAD, true);
     this.span.end();
   }
 
   /** Ends the span with how the response body ended. */
   end(outcome?: BodyOutcome): void {
+    this.#recordRequest();
     if (outcome?.kind === "error") recordFailure(this.span, outcome.error);
+    this.span.end();
+  }
+
+  /** Ends a span that will not be exported (record-only, and no tail rule keeps it): no attributes. */
+  discard(): void {
     this.span.end();
   }
 }
@@ -86,31 +108,39 @@ export function createTracedFetch(
   parent: () => Context,
   send: FetchLike,
 ): typeof fetch {
-  return async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
-    const context = parent();
-    const call = new ClientSpan(tracing, context, new Request(input, init));
-    let response: Response;
-    try {
-      response = await send(call.request);
-    } catch (error) {
-      call.failed(error);
-      call.end();
-      throw error;
-    }
-    call.responded(response);
-    if (!call.span.isRecording()) return onBodyEnd(response, (outcome) => call.end(outcome));
-    // The span ends when the body does, or unread with the request (or at flush) if never read.
-    let ended = false;
-    const endOnce = (end: () => void) => {
-      if (ended) return;
-      ended = true;
-      releaseFromTracing();
-      releaseFromRequest?.();
-      end();
-    };
-    const endUnread = () => endOnce(() => call.endUnread());
-    const releaseFromTracing = tracing.unreadBodies.hold(endUnread);
-    const releaseFromRequest = unreadBodiesIn(context)?.hold(endUnread);
-    return onBodyEnd(response, (outcome) => endOnce(() => call.end(outcome)));
+  return (input, init) => tracedCall(tracing, parent(), send, input, init);
+}
+
+/** One traced call: a CLIENT span under `context`, ended when the response body ends. */
+export async function tracedCall(
+  tracing: Tracing,
+  context: Context,
+  send: FetchLike,
+  input: RequestInfo | URL,
+  init?: RequestInit,
+): Promise<Response> {
+  const call = new ClientSpan(tracing, context, new Request(input, init));
+  let response: Response;
+  try {
+    response = await send(call.request);
+  } catch (error) {
+    call.failed(error);
+    call.end();
+    throw error;
+  }
+  call.responded(response);
+  if (!call.span.isRecording()) return onBodyEnd(response, (outcome) => call.end(outcome));
+  // The span ends when the body does, or unread with the request (or at flush) if never read.
+  let ended = false;
+  const endOnce = (end: () => void) => {
+    if (ended) return;
+    ended = true;
+    releaseFromTracing();
+    releaseFromRequest?.();
+    end();
   };
+  const endUnread = () => endOnce(() => call.endUnread());
+  const releaseFromTracing = tracing.unreadBodies.hold(endUnread);
+  const releaseFromRequest = unreadBodiesIn(context)?.hold(endUnread);
+  return onBodyEnd(response, (outcome) => endOnce(() => call.end(outcome)));
 }

@@ -27,6 +27,7 @@ import { headersGetter, traceparentOf } from "../propagation/mod.ts";
 import { type ForceHeader, reasonOf } from "../sampling/reason.ts";
 import { accessLogLine, debugLine, type FinishedRequest } from "./request_log.ts";
 import { withRequestId } from "./request_id_context.ts";
+import { isSampled } from "./sampled.ts";
 import { UnreadBodies, withUnreadBodies } from "./unread_bodies.ts";
 import { ATTR_REQUEST_ID, markError, recordFailure } from "./span_errors.ts";
 import type { Tracing } from "./setup.ts";
@@ -89,6 +90,8 @@ export class ServerSpan {
   readonly #start: ServerSpanStart;
   /** The caller's span context, when it sent one. */
   readonly #caller: SpanContext | undefined;
+  /** The request's attributes are on the span (at once, or deferred for a record-only span). */
+  #described = false;
 
   constructor(tracing: Tracing, start: ServerSpanStart) {
     this.#tracing = tracing;
@@ -107,18 +110,26 @@ export class ServerSpan {
       { kind: SpanKind.SERVER, links },
       parent,
     );
-    if (this.span.isRecording()) {
-      this.span.setAttributes(serverRequestAttributes(request, {
-        trustForwardedFor: settings.trustForwardedHeaders,
-        sensitiveQueryParams: settings.sensitiveQueryParams,
-        capturedRequestHeaders: settings.requestCaptures,
-        clientAddress: start.clientAddress,
-      }));
-      this.span.setAttribute(ATTR_REQUEST_ID, this.requestId);
-    }
+    // A record-only span (kept only if a tail rule says so) gets its attributes once it may be
+    // exported: most are discarded at the response, and attributes are the costly part.
+    if (isSampled(this.span)) this.#recordRequest();
     const own = withRequestId(trace.setSpan(parent, this.span), this.requestId);
     // Calls made while handling the request end with it at the latest, body read or not.
     this.context = this.span.isRecording() ? withUnreadBodies(own, this.#unreadBodies) : own;
+  }
+
+  #recordRequest(): void {
+    if (this.#described || !this.span.isRecording()) return;
+    this.#described = true;
+    const start = this.#start;
+    const settings = this.#tracing.http;
+    this.span.setAttributes(serverRequestAttributes(start.request, {
+      trustForwardedFor: settings.trustForwardedHeaders,
+      sensitiveQueryParams: settings.sensitiveQueryParams,
+      capturedRequestHeaders: settings.requestCaptures,
+      clientAddress: start.clientAddress,
+    }));
+    this.span.setAttribute(ATTR_REQUEST_ID, this.requestId);
   }
 
   /** The matched route template (never the raw path); names the span `{METHOD} {route}`. */
@@ -143,7 +154,8 @@ export class ServerSpan {
   finish(response: Response, end: ServerSpanEnd = {}): Response {
     const { span } = this;
     const settings = this.#tracing.http;
-    if (span.isRecording()) {
+    if (span.isRecording() && !end.discard) {
+      this.#recordRequest();
       if (this.#route !== undefined) {
         span.updateName(spanNameFor(this.#method, this.#route));
         span.setAttribute("http.route", this.#route);

@@ -260,9 +260,13 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
     assert.equal(server.attributes[SAMPLING_REASON_ATTRIBUTE], "error");
     assert.equal(server.attributes["http.response.status_code"], 500);
     assert.equal(server.flags & 1, 0);
+    // Recorded only once the tail rule could keep it, the request is described all the same.
+    assert.equal(server.attributes["url.path"], "/status/500");
+    assert.equal(server.attributes["http.request.method"], "GET");
     const client = only(spans, PROXY_SERVICE, "CLIENT");
     assert.equal(client.parentSpanId, server.spanId);
     assert.equal(client.status.code, "ERROR");
+    assert.match(String(client.attributes["url.full"]), /\/status\/500$/);
     // The upstream saw an unsampled parent: only the proxy's side is kept.
     await waitForEarlierSpans();
     const upstreamSide = withRequestId(receiver.spans, "upstream-500")
