@@ -180,7 +180,7 @@ async function answer(
   if (!isForwardableMethod(request.method)) {
     return { response: methodNotForwarded(requestId), upstreamFailed: false };
   }
-  server.setRoute(route.prefix);
+  server.setRoute(route.template);
   const client = new ClientSpan(
     proxy.tracing,
     server.context,

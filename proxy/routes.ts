@@ -14,6 +14,12 @@
  * matches `/api` and `/api/x`, not `/apix`), a trailing slash in a prefix is ignored, and `/`
  * matches every path.
  *
+ * Route templates: an entry whose prefix ends in `/*` (`/api/*=http://up`, `/*=http://up`)
+ * declares `/api/*` as its route template: its requests' SERVER spans are named `GET /api/*` and
+ * carry `http.route`. Other entries declare none: the span is named by the method alone and has no
+ * `http.route`, as the HTTP semantic conventions ask when the route is not known (a prefix is not
+ * a template). `/api/*` matches as the prefix `/api` does.
+ *
  * Forwarding rule: the request path is forwarded whole, not stripped of the prefix, under the base
  * URL's path: with `/api=http://up/v1`, `/api/users?id=1` goes to `http://up/v1/api/users?id=1`.
  */
@@ -32,6 +38,8 @@ export interface Route {
   readonly prefix: string;
   /** The upstream: origin plus base path (no query, fragment or credentials). */
   readonly base: URL;
+  /** The route template the entry declares (`/api/*`), if any. */
+  readonly template?: string;
 }
 
 /** Built only by {@link parseRoutes}, so every route in it has been validated. */
@@ -62,7 +70,7 @@ const UPSTREAM = "TRACEGATE_UPSTREAM";
 const ROUTES = "TRACEGATE_ROUTES";
 const UPSTREAM_FORM = "an absolute http:// or https:// base URL without query, fragment or " +
   "credentials";
-const ROUTES_FORM = "comma- or newline-separated [host]/prefix=http(s)://base entries, or a JSON " +
+const ROUTES_FORM = "comma- or newline-separated [host]/prefix[/*]=http(s)://base entries, or a JSON " +
   'object {"[host]/prefix": "http(s)://base"}';
 
 /** The route table from `TRACEGATE_UPSTREAM` or `TRACEGATE_ROUTES`; undefined after a failure. */
@@ -116,14 +124,17 @@ function parseEntry(entry: Entry, earlier: readonly Route[]): Route | string {
   const hostText = key.slice(0, slash);
   const host = hostText === "" ? undefined : parseRouteHost(hostText);
   if (host === null) return "a host name without port or path";
-  const prefix = parsePrefix(key.slice(slash));
+  const path = key.slice(slash);
+  const templated = path.endsWith("/*");
+  const prefix = parsePrefix(templated ? path.slice(0, -1) : path);
   if (prefix === undefined) return "a plain, normalised path prefix";
   const base = parseBase(baseText);
   if (!base) return "a base URL that is http(s):// without query, fragment or credentials";
   if (earlier.some((route) => route.host === host && route.prefix === prefix)) {
     return "each [host]/prefix only once";
   }
-  return { host, prefix, base };
+  if (!templated) return { host, prefix, base };
+  return { host, prefix, base, template: `${prefix === "/" ? "" : prefix}/*` };
 }
 
 function listEntries(value: string): Entry[] {

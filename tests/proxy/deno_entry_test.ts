@@ -149,7 +149,7 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
   const { receiver, upstream, extra } = env;
   await using proxy = await startDenoProxy(proxyEnv(receiver, {
     TRACEGATE_ROUTES: [
-      `/extra=${extra.url}`,
+      `/extra/*=${extra.url}`,
       `/down=http://127.0.0.1:${closedPort()}`,
       `/=${upstream.url}`,
     ].join(","),
@@ -183,8 +183,24 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
       assert.equal(body.headers.traceparent, `00-${call.traceId}-${proxyClient.spanId}-01`);
       assert.equal(proxyServer.attributes["http.response.status_code"], 200);
       assert.equal(proxyServer.attributes["client.address"], "127.0.0.1");
+      // `/` declares no route template: the span is named by the method, without http.route.
+      assert.equal(proxyServer.name, "GET");
+      assert.equal(proxyServer.attributes["http.route"], undefined);
     },
   );
+
+  await t.step("an entry declaring a route template names its spans by it", async () => {
+    const call = caller("01");
+    const response = await fetch(`${proxy.url}/extra/named`, {
+      headers: { traceparent: call.traceparent },
+    });
+    await response.body?.cancel();
+    const server = (await traceSpans(receiver, call.traceId, 2))
+      .find((span) => span.kind === "SERVER")!;
+    assert.equal(server.name, "GET /extra/*");
+    assert.equal(server.attributes["http.route"], "/extra/*");
+    assert.equal(server.attributes["url.path"], "/extra/named");
+  });
 
   await t.step("flag 00 and no traceparent: not traced (the root sampler is off)", async () => {
     for (

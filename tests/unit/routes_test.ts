@@ -233,3 +233,27 @@ Deno.test("upstreamUrl refuses a route the normalised path does not belong to", 
   assert.equal(upstreamUrl(api, new URL("http://proxy.test/api/../admin")), undefined);
   assert.equal(upstreamUrl(api, new URL("http://proxy.test/apix")), undefined);
 });
+
+Deno.test("an entry ending in /* declares its route template; others declare none", () => {
+  const routes = routeTable({
+    TRACEGATE_ROUTES: "/api/orders/*=http://a.test, /static=http://b.test, h.test/*=http://c.test",
+  });
+  assert.deepEqual(
+    routes.routes.map((route) => [route.host, route.prefix, route.template]),
+    [
+      [undefined, "/api/orders", "/api/orders/*"],
+      [undefined, "/static", undefined],
+      ["h.test", "/", "/*"],
+    ],
+  );
+  // The template's prefix matches as any prefix does.
+  assert.equal(routes.match(undefined, "/api/orders")?.template, "/api/orders/*");
+  assert.equal(routes.match(undefined, "/api/orders/42")?.template, "/api/orders/*");
+  assert.equal(routes.match(undefined, "/api/ordersx"), undefined);
+  assert.equal(routeTable({ TRACEGATE_UPSTREAM: "http://a.test" }).routes[0].template, undefined);
+  // The same prefix with and without a template is the same entry twice.
+  assert.match(
+    failure({ TRACEGATE_ROUTES: "/api=http://a.test, /api/*=http://b.test" }).message,
+    /each \[host\]\/prefix only once/,
+  );
+});
