@@ -70,7 +70,8 @@ const UPSTREAM = "TRACEGATE_UPSTREAM";
 const ROUTES = "TRACEGATE_ROUTES";
 const UPSTREAM_FORM = "an absolute http:// or https:// base URL without query, fragment or " +
   "credentials";
-const ROUTES_FORM = "comma- or newline-separated [host]/prefix[/*]=http(s)://base entries, or a JSON " +
+const ROUTES_FORM =
+  "comma- or newline-separated [host]/prefix[/*]=http(s)://base entries, or a JSON " +
   'object {"[host]/prefix": "http(s)://base"}';
 
 /** The route table from `TRACEGATE_UPSTREAM` or `TRACEGATE_ROUTES`; undefined after a failure. */
