@@ -22,14 +22,22 @@ export interface SamplerSettings {
   readonly ratio: number;
 }
 
-export type ExportSettings =
-  | {
-    readonly kind: "otlp";
-    readonly tracesUrl: string;
-    readonly headers: Readonly<Record<string, string>>;
-    readonly timeoutMs: number;
-  }
-  | { readonly kind: "none" };
+export const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+export type OtlpProtocol = typeof OTLP_PROTOCOLS[number];
+export const OTLP_COMPRESSIONS = ["gzip", "none"] as const;
+export type OtlpCompression = typeof OTLP_COMPRESSIONS[number];
+
+export interface OtlpExportSettings {
+  readonly kind: "otlp";
+  readonly tracesUrl: string;
+  readonly protocol: OtlpProtocol;
+  readonly compression: OtlpCompression;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Per export, retries included. */
+  readonly timeoutMs: number;
+}
+
+export type ExportSettings = OtlpExportSettings | { readonly kind: "none" };
 
 export interface QueueSettings {
   /** Spans held in memory at most; beyond it spans are dropped and counted. */
@@ -37,6 +45,8 @@ export interface QueueSettings {
   readonly maxExportBatchSize: number;
   /** How long a flush waits for more spans to share one export. */
   readonly scheduleDelayMs: number;
+  /** How long shutdown may take to send what is left; what is still unsent then is counted. */
+  readonly shutdownTimeoutMs: number;
 }
 
 /** What shapes each traced request, in the middleware and the proxy alike. */
@@ -107,6 +117,11 @@ export function readTracingSettingsWith(
       // The SDK's 5 s default suits long-lived servers; at the edge the isolate may go idle soon
       // after the response, so spans leave after a short gathering window instead.
       scheduleDelayMs: reader.integer("OTEL_BSP_SCHEDULE_DELAY", 250, { min: 0, max: 60_000 }),
+      // Well inside the usual grace periods (Kubernetes and systemd give 30 s, Deno Deploy less).
+      shutdownTimeoutMs: reader.integer("TRACEGATE_SHUTDOWN_TIMEOUT_MS", 3_000, {
+        min: 0,
+        max: 600_000,
+      }),
     },
     sampler: readSampler(reader, defaults.sampler),
     propagators: readPropagators(reader),
@@ -142,6 +157,12 @@ function readExport(reader: EnvReader): ExportSettings {
   return {
     kind: "otlp",
     tracesUrl,
+    protocol: readProtocol(reader),
+    compression: reader.oneOf(
+      "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+      OTLP_COMPRESSIONS,
+      reader.oneOf("OTEL_EXPORTER_OTLP_COMPRESSION", OTLP_COMPRESSIONS, "none"),
+    ),
     headers: {
       ...reader.keyValues("OTEL_EXPORTER_OTLP_HEADERS", { secret: true }),
       ...reader.keyValues("OTEL_EXPORTER_OTLP_TRACES_HEADERS", { secret: true }),
@@ -152,6 +173,30 @@ function readExport(reader: EnvReader): ExportSettings {
       { min: 1 },
     ),
   };
+}
+
+/**
+ * `http/protobuf` (the specification's default) or `http/json`; the `TRACES_` variable wins.
+ * gRPC is not offered (no runtime-neutral HTTP/2 client at the edge): it is refused clearly.
+ */
+function readProtocol(reader: EnvReader): OtlpProtocol {
+  const read = (name: string, fallback: OtlpProtocol): OtlpProtocol => {
+    const value = reader.string(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if ((OTLP_PROTOCOLS as readonly string[]).includes(value)) return value as OtlpProtocol;
+    reader.fail(
+      name,
+      value === "grpc"
+        ? "http/protobuf or http/json (tracegate exports over HTTP only, not gRPC)"
+        : "http/protobuf or http/json",
+      value,
+    );
+    return fallback;
+  };
+  return read(
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    read("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+  );
 }
 
 /** The base endpoint gets `v1/traces` appended, per the OTLP exporter specification. */

@@ -5,10 +5,12 @@
  * it does not do: concurrent flushes share one in-flight export instead of each exporting
  * (Workers flush after every response), record-only spans wait for a tail decision (kept on error
  * or slowness, else discarded) and drops are counted by cause and reported in one line per
- * interval instead of a debug log per span.
+ * interval instead of a debug log per span. Shutdown ends within its deadline whatever the
+ * collector does, and counts what it could not send.
  */
 import { type Context, TraceFlags } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
+import type { ExportOutcome, OutcomeExporter } from "./otlp_http_exporter.ts";
 import type {
   ReadableSpan,
   Span,
@@ -23,8 +25,12 @@ import { ATTR_SAMPLING_REASON } from "../sampling/reason.ts";
 export interface DropCounts {
   /** The queue was full when the span ended. */
   queueFull: number;
-  /** The exporter gave up on the batch (after its own retries). */
+  /** The exporter gave up on the batch (after its own retries), or no answer ever came. */
   exportFailed: number;
+  /** The collector answered with a partial success refusing them. */
+  rejected: number;
+  /** Still queued, in flight or awaiting a tail decision when the shutdown deadline passed. */
+  unsentAtShutdown: number;
 }
 
 export interface QueueStats {
@@ -32,6 +38,8 @@ export interface QueueStats {
   readonly exportRequests: number;
   readonly queued: number;
   readonly awaitingTailDecision: number;
+  /** In batches whose export timed out, the collector's answer still possible. */
+  readonly awaitingOutcome: number;
   readonly dropped: Readonly<DropCounts>;
 }
 
@@ -42,7 +50,7 @@ export interface ExportQueueOptions extends QueueSettings {
 }
 
 export class ExportQueue implements SpanProcessor {
-  readonly #exporter: SpanExporter;
+  readonly #exporter: OutcomeExporter;
   readonly #options: ExportQueueOptions;
   #queue: ReadableSpan[] = [];
   /** Record-only spans by trace id, waiting for their local root to decide. */
@@ -56,20 +64,34 @@ export class ExportQueue implements SpanProcessor {
   #wakeNext: (() => void) | undefined;
   #exportedSpans = 0;
   #exportRequests = 0;
-  readonly #dropped: DropCounts = { queueFull: 0, exportFailed: 0 };
-  readonly #unreported: DropCounts = { queueFull: 0, exportFailed: 0 };
+  /** Spans of the batch being exported. */
+  #sending = 0;
+  /** Spans of timed-out batches whose answer may still come, and those answers. */
+  #awaitingOutcome = 0;
+  readonly #lateOutcomes = new Set<Promise<void>>();
+  readonly #dropped: DropCounts = noDrops();
+  readonly #unreported: DropCounts = noDrops();
+  /** The latest failure or collector warning not yet reported. */
+  #lastProblem: string | undefined;
   #lastReport = -Infinity;
+  /** Reports drops when the interval has passed, even if no span ends or flush comes. */
+  #reportTimer: ReturnType<typeof setTimeout> | undefined;
+  #shutdown: Promise<void> | undefined;
+  /** Shutdown has counted what is left: nothing is queued, counted or reported any more. */
   #closed = false;
 
-  constructor(exporter: SpanExporter, options: ExportQueueOptions) {
-    this.#exporter = exporter;
+  constructor(exporter: SpanExporter | OutcomeExporter, options: ExportQueueOptions) {
+    this.#exporter = outcomeExporter(exporter);
     this.#options = options;
   }
 
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this.#closed) return;
+    if (this.#closed) {
+      this.#dropped.unsentAtShutdown++;
+      return;
+    }
     const spanContext = span.spanContext();
     if ((spanContext.traceFlags & TraceFlags.SAMPLED) !== 0) {
       this.#enqueue(span);
@@ -109,12 +131,45 @@ export class ExportQueue implements SpanProcessor {
     if (this.#queue.length > 0) await this.#run();
   }
 
-  async shutdown(): Promise<void> {
+  /**
+   * Sends what is left within `shutdownTimeoutMs`: queued spans, the export in flight and answers
+   * still awaited. At the deadline the exporter is stopped (its requests aborted) and what was
+   * not sent is counted; the drop line, if any, is the last thing logged.
+   */
+  shutdown(): Promise<void> {
+    this.#shutdown ??= this.#shutDown();
+    return this.#shutdown;
+  }
+
+  async #shutDown(): Promise<void> {
     this.#wakeNext?.();
-    await this.forceFlush();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.#options.shutdownTimeoutMs);
+    });
+    const drained = await Promise.race([this.#drain().then(() => true), deadline]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.#drop(
+        "unsentAtShutdown",
+        this.#queue.length + this.#awaitingCount + this.#sending + this.#awaitingOutcome,
+      );
+      this.#lastProblem ??=
+        `not sent within the ${this.#options.shutdownTimeoutMs} ms shutdown deadline`;
+    }
     this.#closed = true;
-    this.#reportDrops(true);
+    this.#queue = [];
+    this.#awaitingDecision.clear();
+    this.#awaitingCount = 0;
+    clearTimeout(this.#reportTimer);
+    this.#report();
     await this.#exporter.shutdown();
+  }
+
+  /** Until everything queued has been exported and every late answer has come. */
+  async #drain(): Promise<void> {
+    await this.forceFlush();
+    while (this.#lateOutcomes.size > 0) await Promise.all(this.#lateOutcomes);
   }
 
   stats(): QueueStats {
@@ -123,6 +178,7 @@ export class ExportQueue implements SpanProcessor {
       exportRequests: this.#exportRequests,
       queued: this.#queue.length,
       awaitingTailDecision: this.#awaitingCount,
+      awaitingOutcome: this.#awaitingOutcome,
       dropped: { ...this.#dropped },
     };
   }
@@ -176,46 +232,125 @@ export class ExportQueue implements SpanProcessor {
   /** One batch at a time, in order. */
   async #exportAll(spans: ReadableSpan[]): Promise<void> {
     const size = this.#options.maxExportBatchSize;
-    for (let start = 0; start < spans.length; start += size) {
+    for (let start = 0; start < spans.length && !this.#closed; start += size) {
       const batch = spans.slice(start, start + size);
-      const ok = await this.#export(batch);
-      if (ok) this.#exportedSpans += batch.length;
-      else this.#drop("exportFailed", batch.length);
+      this.#exportRequests++;
+      this.#sending = batch.length;
+      const outcome = await this.#exporter.send(batch);
+      this.#sending = 0;
+      this.#settle(batch.length, outcome);
     }
   }
 
-  #export(batch: ReadableSpan[]): Promise<boolean> {
-    this.#exportRequests++;
-    return new Promise<boolean>((resolve) => {
-      try {
-        this.#exporter.export(batch, (result) => resolve(result.code === ExportResultCode.SUCCESS));
-      } catch {
-        resolve(false);
+  #settle(count: number, outcome: ExportOutcome): void {
+    if (this.#closed) return; // counted as unsent at shutdown
+    switch (outcome.kind) {
+      case "sent": {
+        const rejected = Math.min(count, outcome.rejectedSpans ?? 0);
+        this.#exportedSpans += count - rejected;
+        if (outcome.warning) this.#lastProblem = outcome.warning;
+        if (rejected > 0) this.#drop("rejected", rejected);
+        else if (outcome.warning) this.#reportDrops(false);
+        return;
       }
-    });
+      case "failed":
+        this.#lastProblem = outcome.reason;
+        this.#drop("exportFailed", count);
+        return;
+      case "timeout": {
+        // Not lost yet: the collector may still take it. Counted when its answer comes.
+        this.#lastProblem = outcome.reason;
+        this.#awaitingOutcome += count;
+        const late = outcome.late.then((answer) => {
+          this.#lateOutcomes.delete(late);
+          this.#awaitingOutcome -= count;
+          this.#settle(count, answer);
+        });
+        this.#lateOutcomes.add(late);
+        return;
+      }
+    }
   }
 
   #drop(cause: keyof DropCounts, count: number): void {
+    if (count === 0) return;
     this.#dropped[cause] += count;
     this.#unreported[cause] += count;
     this.#reportDrops(false);
   }
 
+  /** Reports now if the interval has passed, else once it has (one timer at most). */
   #reportDrops(force: boolean): void {
-    const { queueFull, exportFailed } = this.#unreported;
-    if (queueFull + exportFailed === 0) return;
-    const now = Date.now();
+    if (this.#closed || (total(this.#unreported) === 0 && this.#lastProblem === undefined)) return;
     const interval = this.#options.dropReportIntervalMs ?? 60_000;
-    if (!force && now - this.#lastReport < interval) return;
-    this.#lastReport = now;
-    this.#options.log(
-      `tracegate: dropped ${queueFull + exportFailed} spans (queue full: ${queueFull}, ` +
-        `export failed: ${exportFailed}); total dropped since start: ` +
-        `${this.#dropped.queueFull + this.#dropped.exportFailed}`,
-    );
-    this.#unreported.queueFull = 0;
-    this.#unreported.exportFailed = 0;
+    const wait = this.#lastReport + interval - Date.now();
+    if (force || wait <= 0) {
+      clearTimeout(this.#reportTimer);
+      this.#reportTimer = undefined;
+      this.#report();
+    } else {
+      this.#reportTimer ??= setTimeout(() => {
+        this.#reportTimer = undefined;
+        this.#reportDrops(false);
+      }, wait);
+    }
   }
+
+  /** One line: everything dropped since the last line, by cause, and the latest problem. */
+  #report(): void {
+    const unreported = this.#unreported;
+    const count = total(unreported);
+    const problem = this.#lastProblem;
+    if (count === 0 && problem === undefined) return;
+    this.#lastReport = Date.now();
+    this.#lastProblem = undefined;
+    if (count === 0) {
+      this.#options.log(`tracegate: export warning: ${problem}`);
+      return;
+    }
+    const extra = (label: string, value: number) => value > 0 ? `, ${label}: ${value}` : "";
+    this.#options.log(
+      `tracegate: dropped ${count} spans (queue full: ${unreported.queueFull}, ` +
+        `export failed: ${unreported.exportFailed}` +
+        extra("rejected by the collector", unreported.rejected) +
+        extra("unsent at shutdown", unreported.unsentAtShutdown) +
+        `); total dropped since start: ${total(this.#dropped)}` +
+        (problem === undefined ? "" : `; last problem: ${problem}`),
+    );
+    Object.assign(unreported, noDrops());
+  }
+}
+
+function noDrops(): DropCounts {
+  return { queueFull: 0, exportFailed: 0, rejected: 0, unsentAtShutdown: 0 };
+}
+
+function total(counts: DropCounts): number {
+  return counts.queueFull + counts.exportFailed + counts.rejected + counts.unsentAtShutdown;
+}
+
+/** Any SpanExporter, seen through the outcomes tracegate's own exporter reports. */
+function outcomeExporter(exporter: SpanExporter | OutcomeExporter): OutcomeExporter {
+  if ("send" in exporter) return exporter;
+  return {
+    send: (spans) =>
+      new Promise<ExportOutcome>((resolve) => {
+        try {
+          exporter.export([...spans], (result) =>
+            resolve(
+              result.code === ExportResultCode.SUCCESS
+                ? { kind: "sent" }
+                : { kind: "failed", reason: result.error?.message ?? "export failed" },
+            ));
+        } catch (error) {
+          resolve({
+            kind: "failed",
+            reason: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }),
+    shutdown: () => exporter.shutdown(),
+  };
 }
 
 /** The first span of the trace in this process: its parent, if any, came from another process. */

@@ -263,6 +263,8 @@ Deno.test("bad input: each bad variable is logged once; requests flow with its d
     exporter: createSpanExporter({
       kind: "otlp",
       tracesUrl: receiver.tracesUrl,
+      protocol: "http/protobuf",
+      compression: "none",
       headers: {},
       timeoutMs: 5000,
     }),

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { tracegate, type TracegateEnv, type TracegateOptions } from "../../middleware/mod.ts";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
-import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
+import { holdingCollector } from "../support/holding_collector.ts";
+import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { closedPort, serve, type TestServer } from "../support/servers.ts";
 import { testTracing } from "../support/tracing.ts";
 
@@ -44,35 +45,6 @@ async function work(server: TestServer, n: string): Promise<void> {
 const withPath = (path: string) => (span: DecodedSpan) => span.attributes["url.path"] === path;
 const hasPaths = (...paths: string[]) => (spans: readonly DecodedSpan[]) =>
   paths.every((path) => spans.some(withPath(path)));
-
-/**
- * A collector that holds every export until `release()`, then hands it to `receiver` and answers
- * with the receiver's answer. `arrived` settles when the first export is in.
- */
-function holdingCollector(receiver: OtlpReceiver) {
-  const arrived = Promise.withResolvers<void>();
-  const gate = Promise.withResolvers<void>();
-  const server = serve(async (request) => {
-    const body = await request.arrayBuffer();
-    arrived.resolve();
-    await gate.promise;
-    const headers = new Headers();
-    for (const name of ["content-type", "content-encoding"]) {
-      const value = request.headers.get(name);
-      if (value !== null) headers.set(name, value);
-    }
-    return fetch(receiver.tracesUrl, { method: "POST", headers, body });
-  });
-  return {
-    tracesUrl: `${server.url}/v1/traces`,
-    arrived: arrived.promise,
-    release: () => gate.resolve(),
-    async [Symbol.asyncDispose]() {
-      gate.resolve();
-      await server.close();
-    },
-  };
-}
 
 Deno.test("export: resource, headers and traces endpoint from the environment", async () => {
   await using receiver = await startOtlpReceiver();
@@ -198,11 +170,21 @@ Deno.test("export: with a tiny queue and the collector down, drops are counted a
   // Five step spans and the server span end before any export: two fit, four are dropped; the
   // export of the two fails.
   await burst();
-  assert.deepEqual(tracing.queue!.stats().dropped, { queueFull: 4, exportFailed: 2 });
+  assert.deepEqual(tracing.queue!.stats().dropped, {
+    queueFull: 4,
+    exportFailed: 2,
+    rejected: 0,
+    unsentAtShutdown: 0,
+  });
   assert.equal(tracing.queue!.stats().exportedSpans, 0);
   assert.equal(tracing.logs.length, 1);
   assert.match(tracing.logs[0], /^tracegate: dropped 1 spans \(queue full: 1, export failed: 0\)/);
 
   await burst();
-  assert.deepEqual(tracing.queue!.stats().dropped, { queueFull: 8, exportFailed: 4 });
+  assert.deepEqual(tracing.queue!.stats().dropped, {
+    queueFull: 8,
+    exportFailed: 4,
+    rejected: 0,
+    unsentAtShutdown: 0,
+  });
 });

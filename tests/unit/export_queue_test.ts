@@ -29,6 +29,7 @@ function setup(
       maxQueueSize: options.maxQueueSize ?? 2048,
       maxExportBatchSize: 512,
       scheduleDelayMs: 20,
+      shutdownTimeoutMs: 5_000,
       log: (line) => lines.push(line),
       dropReportIntervalMs: 60_000,
     },
@@ -48,7 +49,12 @@ Deno.test("export queue: concurrent flushes share one export", async () => {
   await Promise.all(flushes);
   assert.equal(receiver.spans.length, 40);
   assert.equal(receiver.requests.length, 1);
-  assert.deepEqual(queue.stats().dropped, { queueFull: 0, exportFailed: 0 });
+  assert.deepEqual(queue.stats().dropped, {
+    queueFull: 0,
+    exportFailed: 0,
+    rejected: 0,
+    unsentAtShutdown: 0,
+  });
   assert.equal(queue.stats().exportedSpans, 40);
 });
 
