@@ -76,7 +76,12 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
   readonly #random: () => number;
   readonly #headers: Record<string, string>;
   readonly #protobuf: ProtobufTraceEncoder | undefined;
-  readonly #closing = new AbortController();
+  /**
+   * Aborts each request in flight and ends each retry wait. Not one shared AbortSignal: workerd
+   * ties such an object to the request that created it, and later requests may not touch it.
+   */
+  readonly #onShutdown = new Set<() => void>();
+  #shutDown = false;
 
   constructor(settings: OtlpExportSettings, options: OtlpHttpExporterOptions = {}) {
     this.#settings = settings;
@@ -105,7 +110,7 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
   }
 
   async send(spans: readonly ReadableSpan[]): Promise<ExportOutcome> {
-    if (this.#closing.signal.aborted) return this.#failed("the exporter is shut down");
+    if (this.#shutDown) return this.#failed("the exporter is shut down");
     const started = Date.now();
     const deadline = started + this.#settings.timeoutMs;
     const body = await this.#body(spans);
@@ -141,7 +146,9 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
 
   /** Aborts every request in flight and every retry wait; later exports fail at once. */
   shutdown(): Promise<void> {
-    this.#closing.abort();
+    this.#shutDown = true;
+    for (const abort of this.#onShutdown) abort();
+    this.#onShutdown.clear();
     return Promise.resolve();
   }
 
@@ -155,7 +162,7 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
   async #attempt(body: Uint8Array<ArrayBuffer>, deadline: number): Promise<Attempt> {
     const controller = new AbortController();
     const abort = () => controller.abort();
-    this.#closing.signal.addEventListener("abort", abort);
+    this.#onShutdown.add(abort);
     // A request still unanswered one timeout after the deadline is given up for good.
     const giveUp = setTimeout(abort, deadline - Date.now() + this.#settings.timeoutMs);
     try {
@@ -176,7 +183,7 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
         afterMs: retryAfterMs(response.headers.get("retry-after"), Date.now()),
       };
     } catch (error) {
-      if (this.#closing.signal.aborted) {
+      if (this.#shutDown) {
         return { kind: "failed", cause: "aborted at shutdown", retry: false };
       }
       if (controller.signal.aborted) {
@@ -185,7 +192,7 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
       return { kind: "failed", cause: this.#networkCause(error), retry: true };
     } finally {
       clearTimeout(giveUp);
-      this.#closing.signal.removeEventListener("abort", abort);
+      this.#onShutdown.delete(abort);
     }
   }
 
@@ -231,17 +238,16 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
 
   /** Resolves true after `ms`, or false at once when the exporter shuts down meanwhile. */
   #sleep(ms: number): Promise<boolean> {
-    const signal = this.#closing.signal;
-    if (signal.aborted) return Promise.resolve(false);
+    if (this.#shutDown) return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = (slept: boolean) => {
         clearTimeout(timer);
-        signal.removeEventListener("abort", stop);
+        this.#onShutdown.delete(stop);
         resolve(slept);
       };
       const stop = () => done(false);
       const timer = setTimeout(() => done(true), ms);
-      signal.addEventListener("abort", stop);
+      this.#onShutdown.add(stop);
     });
   }
 }

@@ -236,7 +236,10 @@ export class ExportQueue implements SpanProcessor {
       const batch = spans.slice(start, start + size);
       this.#exportRequests++;
       this.#sending = batch.length;
-      const outcome = await this.#exporter.send(batch);
+      const outcome = await this.#exporter.send(batch).catch((error): ExportOutcome => ({
+        kind: "failed",
+        reason: error instanceof Error ? error.message : String(error),
+      }));
       this.#sending = 0;
       this.#settle(batch.length, outcome);
     }
