@@ -8,7 +8,7 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otl
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { encodeJsonTraces } from "../../src/export/otlp_json.ts";
 import { ProtobufTraceEncoder } from "../../src/export/otlp_protobuf.ts";
-import { decodeTraceExport } from "../../viewer/otlp.ts";
+import { decodeTraceExport } from "../../viewer/otlp/decode.ts";
 import { jsonFields, protobufFields } from "../support/otlp_fields.ts";
 import { randomSpans, spanCorpus } from "../support/span_corpus.ts";
 
