@@ -47,6 +47,8 @@ export type ExportOutcome =
 /** What tracegate's export queue calls; other SpanExporters are adapted to it. */
 export interface OutcomeExporter {
   send(spans: readonly ReadableSpan[]): Promise<ExportOutcome>;
+  /** What holds up the latest export still going, for the line shutdown logs. */
+  pendingProblem?(): string | undefined;
   shutdown(): Promise<void>;
 }
 
@@ -82,6 +84,8 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
    */
   readonly #onShutdown = new Set<() => void>();
   #shutDown = false;
+  /** The cause of the latest failed attempt, or that the latest attempt is unanswered. */
+  #lastAttempt: string | undefined;
 
   constructor(settings: OtlpExportSettings, options: OtlpHttpExporterOptions = {}) {
     this.#settings = settings;
@@ -140,6 +144,10 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
     }
   }
 
+  pendingProblem(): string | undefined {
+    return this.#lastAttempt === undefined ? undefined : this.#reason(this.#lastAttempt);
+  }
+
   forceFlush(): Promise<void> {
     return Promise.resolve();
   }
@@ -160,6 +168,13 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
   }
 
   async #attempt(body: Uint8Array<ArrayBuffer>, deadline: number): Promise<Attempt> {
+    this.#lastAttempt = "no answer yet";
+    const attempt = await this.#try(body, deadline);
+    this.#lastAttempt = attempt.kind === "sent" ? undefined : attempt.cause;
+    return attempt;
+  }
+
+  async #try(body: Uint8Array<ArrayBuffer>, deadline: number): Promise<Attempt> {
     const controller = new AbortController();
     const abort = () => controller.abort();
     this.#onShutdown.add(abort);

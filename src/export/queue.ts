@@ -149,15 +149,17 @@ export class ExportQueue implements SpanProcessor {
     });
     const drained = await Promise.race([this.#drain().then(() => true), deadline]);
     clearTimeout(timer);
+    // Closed first: the count below is reported once, in the last line, with its cause.
+    this.#closed = true;
     if (!drained) {
+      const pending = this.#exporter.pendingProblem?.();
+      this.#lastProblem = `${pending ? `${pending}; ` : ""}not sent within the ` +
+        `${this.#options.shutdownTimeoutMs} ms shutdown deadline`;
       this.#drop(
         "unsentAtShutdown",
         this.#queue.length + this.#awaitingCount + this.#sending + this.#awaitingOutcome,
       );
-      this.#lastProblem ??=
-        `not sent within the ${this.#options.shutdownTimeoutMs} ms shutdown deadline`;
     }
-    this.#closed = true;
     this.#queue = [];
     this.#awaitingDecision.clear();
     this.#awaitingCount = 0;
