@@ -1,4 +1,7 @@
-/** The export queue with the real OTLP/HTTP exporter sending to a real receiver on 127.0.0.1. */
+/**
+ * The export queue with real OTLP/HTTP exporters (the SDK's and tracegate's) sending to a real
+ * receiver on 127.0.0.1.
+ */
 import assert from "node:assert/strict";
 import { context, SpanKind, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
@@ -8,8 +11,10 @@ import {
   type Sampler,
   SamplingDecision,
 } from "@opentelemetry/sdk-trace-base";
+import { OtlpHttpExporter } from "../../src/export/otlp_http_exporter.ts";
 import { ExportQueue } from "../../src/export/queue.ts";
 import { ATTR_SAMPLING_REASON } from "../../src/sampling/reason.ts";
+import { holdingCollector } from "../support/holding_collector.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 
 const recordOnly: Sampler = {
@@ -92,4 +97,90 @@ Deno.test("export queue: bounded memory, drops counted and reported in one line"
   assert.equal(queue.stats().dropped.exportFailed, 10);
   await queue.shutdown();
   assert.match(lines.at(-1)!, /total dropped since start: 25/);
+});
+
+/** The queue with tracegate's own exporter, its timeout and report interval given. */
+function ownSetup(tracesUrl: string, timeoutMs: number, reportMs = 60_000) {
+  const lines: string[] = [];
+  const next: { line?: PromiseWithResolvers<string> } = {};
+  const queue = new ExportQueue(
+    new OtlpHttpExporter({
+      kind: "otlp",
+      tracesUrl,
+      protocol: "http/protobuf",
+      compression: "none",
+      headers: {},
+      timeoutMs,
+    }),
+    {
+      maxQueueSize: 2048,
+      maxExportBatchSize: 512,
+      scheduleDelayMs: 0,
+      shutdownTimeoutMs: 5_000,
+      log: (line) => {
+        lines.push(line);
+        next.line?.resolve(line);
+      },
+      dropReportIntervalMs: reportMs,
+    },
+  );
+  const provider = new BasicTracerProvider({ spanProcessors: [queue] });
+  /** The next line logged; rejects if none comes within 10 s (a bound, not a wait). */
+  const nextLine = () => {
+    const line = next.line = Promise.withResolvers<string>();
+    const timer = setTimeout(() => line.reject(new Error("no line within 10 s")), 10_000);
+    return line.promise.finally(() => clearTimeout(timer));
+  };
+  return { queue, tracer: provider.getTracer("test"), lines, nextLine };
+}
+
+Deno.test("export queue: a batch answered after the timeout is counted as exported, not failed", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  const { queue, tracer, lines } = ownSetup(collector.tracesUrl, 100);
+  for (let i = 0; i < 5; i++) tracer.startSpan(`late ${i}`).end();
+  await queue.flush(); // settles once the export has timed out
+  assert.equal(queue.stats().awaitingOutcome, 5);
+  assert.equal(queue.stats().dropped.exportFailed, 0);
+  collector.release();
+  await queue.shutdown(); // waits for the late answer
+  assert.equal(queue.stats().exportedSpans, 5);
+  assert.equal(queue.stats().awaitingOutcome, 0);
+  assert.deepEqual(queue.stats().dropped, {
+    queueFull: 0,
+    exportFailed: 0,
+    rejected: 0,
+    unsentAtShutdown: 0,
+  });
+  assert.equal(receiver.spans.length, 5);
+  // The timeout is said once, as a warning: nothing was lost.
+  assert.deepEqual(lines, [
+    `tracegate: export warning: ${collector.tracesUrl}: no answer within 100 ms`,
+  ]);
+});
+
+Deno.test("export queue: each drop line counts everything since the one before, without traffic", async () => {
+  await using receiver = await startOtlpReceiver();
+  receiver.respondWith(400);
+  const { queue, tracer, lines, nextLine } = ownSetup(receiver.tracesUrl, 2_000, 1_000);
+  const first = nextLine();
+  tracer.startSpan("first").end();
+  await queue.flush();
+  assert.match(await first, /^tracegate: dropped 1 spans \(queue full: 0, export failed: 1\)/);
+  const second = nextLine();
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 7; i++) tracer.startSpan(`round ${round}`).end();
+    await queue.flush();
+  }
+  // Within the interval: counted, not yet reported. Then the timer reports without a flush.
+  assert.equal(lines.length, 1);
+  assert.match(
+    await second,
+    new RegExp(
+      "^tracegate: dropped 21 spans \\(queue full: 0, export failed: 21\\); total dropped since " +
+        `start: 22; last problem: ${receiver.tracesUrl}: HTTP 400 Bad Request: the test receiver`,
+    ),
+  );
+  await queue.shutdown();
+  assert.equal(lines.length, 2);
 });
