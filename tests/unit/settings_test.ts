@@ -228,7 +228,7 @@ const ROWS: Record<string, Row> = {
     expected: ["b3multi"],
     errors: [/^OTEL_PROPAGATORS: expected a comma-separated list of .*, got "xray,b3multi"/],
   },
-  "HTTP settings: names lower-cased, lists split and trimmed": {
+  "HTTP settings: lists split and trimmed (names are normalised when tracing is created)": {
     env: {
       TRACEGATE_REQUEST_ID_HEADER: "X-Correlation-ID",
       TRACEGATE_CAPTURE_REQUEST_HEADERS: "Accept, X-Custom ,",
@@ -243,7 +243,7 @@ const ROWS: Record<string, Row> = {
       s.http.trustForwardedHeaders,
       s.http.serverTiming,
     ],
-    expected: ["x-correlation-id", ["accept", "x-custom"], ["content-type"], true, false],
+    expected: ["X-Correlation-ID", ["Accept", "X-Custom"], ["Content-Type"], true, false],
   },
   "bad boolean: error, default": {
     env: { TRACEGATE_TRACERESPONSE: "sometimes" },
