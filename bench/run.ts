@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: every benchmark, side by side, then rewrites bench/RESULTS.md.
  *
- * BENCH_QUICK=1 gives a smoke run of about two minutes (one micro round, 2 rounds of 1 s, a
+ * BENCH_QUICK=1 gives a smoke run of about four minutes (one micro round, 2 rounds of 1 s, a
  * 5 s + 5 s collector outage); BENCH_ONLY=micro,middleware,proxy,export,bundle runs a subset
  * (export needs middleware and proxy for its batching table; the outage runs on its own).
  */
@@ -46,13 +46,15 @@ const plan: Plan & { microRounds: number; outageSeconds: number; profileSeconds:
     profileSeconds: 2,
   }
   : {
+    // About 12 minutes in all with the bare-workerd rows (17 load targets): 4 s runs and a 1 s
+    // warm-up each, two micro rounds, a 45 s + 45 s outage.
     connections: 32,
-    seconds: 5,
-    warmupSeconds: 2,
+    seconds: 4,
+    warmupSeconds: 1,
     rounds: 4,
     drainMs: 10_000,
-    microRounds: 3,
-    outageSeconds: 60,
+    microRounds: 2,
+    outageSeconds: 45,
     profileSeconds: 6,
   };
 
