@@ -10,7 +10,7 @@ import { EnvReader } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import { smallBodiesThrough } from "../src/http/body_end.ts";
 import { denoBodyEnd } from "../middleware/runtime/deno.ts";
-import { createProxyApp, createProxyFrom } from "./app.ts";
+import { createProxyFrom } from "./app.ts";
 import { readProxyConfig } from "./config.ts";
 import { fetchDecoded } from "./deno_fetch.ts";
 import { webSocketBridge } from "./deno_websocket.ts";
@@ -30,21 +30,18 @@ if (config.proxy === undefined) {
   Deno.exit(1);
 }
 const proxy = createProxyFrom(config, { fetch: fetchDecoded });
-const app = createProxyApp<{ Bindings: Deno.ServeHandlerInfo<Deno.NetAddr> }>(
-  () => proxy,
-  (c) => ({
-    clientAddress: c.env.remoteAddr.hostname,
-    bodyEnd: smallBodiesThrough(denoBodyEnd(c.env)),
-    fetch: isWebSocketUpgrade(c.req.raw.headers) ? webSocketBridge(c.req.raw) : undefined,
-  }),
-);
-
+// The proxy answers every path the same way: no router in front of it.
 const server = Deno.serve({
   hostname,
   port,
   onListen: ({ hostname, port }) =>
     console.error(`tracegate proxy listening on http://${hostname}:${port}`),
-}, (request, info) => app.fetch(request, info));
+}, (request, info) =>
+  proxy.handle(request, {
+    clientAddress: info.remoteAddr.hostname,
+    bodyEnd: smallBodiesThrough(denoBodyEnd(info)),
+    fetch: isWebSocketUpgrade(request.headers) ? webSocketBridge(request) : undefined,
+  }));
 
 let stopping = false;
 async function stop(): Promise<void> {
