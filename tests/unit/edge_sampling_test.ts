@@ -9,6 +9,7 @@ import {
 } from "@opentelemetry/api";
 import {
   AlwaysOffSampler,
+  BasicTracerProvider,
   ParentBasedSampler,
   SamplingDecision,
 } from "@opentelemetry/sdk-trace-base";
@@ -90,6 +91,19 @@ Deno.test("edge sampling: children follow the proxy's own span", () => {
   assert.equal(decide(sampler, local(TraceFlags.SAMPLED)), SamplingDecision.RECORD_AND_SAMPLED);
   // A wrapped span context does not record: its children neither.
   assert.equal(decide(sampler, local(TraceFlags.NONE)), SamplingDecision.NOT_RECORD);
+
+  // A record-only server span (kept only if a tail rule says so): its children record too, so the
+  // whole local trace is there when the rule keeps it.
+  const provider = new BasicTracerProvider({ sampler });
+  const server = provider.getTracer("edge-test").startSpan(
+    "GET",
+    { kind: SpanKind.SERVER },
+    withRequestFacts(ROOT_CONTEXT, { forced: false, ignored: false }),
+  );
+  assert.equal(server.isRecording(), true);
+  assert.equal(server.spanContext().traceFlags & TraceFlags.SAMPLED, 0);
+  assert.equal(decide(sampler, trace.setSpan(ROOT_CONTEXT, server)), SamplingDecision.RECORD);
+  server.end();
 });
 
 Deno.test("edge sampling: force token compared whole", async () => {
