@@ -3,7 +3,7 @@
  * of one trace may come in several exports, from several services), within fixed bounds.
  */
 import { ATTR_URL_FULL, ATTR_URL_PATH } from "@opentelemetry/semantic-conventions";
-import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
+import { ATTR_REQUEST_ID, ATTR_REQUEST_ID_BEFORE_0_2 } from "../src/tracing/span_errors.ts";
 import { hexOfBytes } from "./otlp/fields.ts";
 import { type Attributes, type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { byStart, compareNanos } from "./tree.ts";
@@ -38,7 +38,7 @@ export interface TraceSummary {
   /** Spans dropped past the per-trace bound. */
   readonly droppedSpanCount: number;
   readonly errorCount: number;
-  /** The http.request.id values of the trace's spans. */
+  /** The request ids of the trace's spans (tracegate.request.id, or http.request.id before 0.2). */
   readonly requestIds: readonly string[];
 }
 
@@ -123,7 +123,8 @@ function summarize(
     if (span.startTimeUnixNano < start) start = span.startTimeUnixNano;
     if (span.endTimeUnixNano > end) end = span.endTimeUnixNano;
     if (span.status.code === "ERROR") errorCount++;
-    const requestId = span.attributes[ATTR_REQUEST_ID];
+    const requestId = span.attributes[ATTR_REQUEST_ID] ??
+      span.attributes[ATTR_REQUEST_ID_BEFORE_0_2];
     if (typeof requestId === "string") requestIds.add(requestId);
   }
   return {
@@ -226,7 +227,7 @@ export class TraceStore {
   /**
    * Summaries of the traces matching `query`, newest (by start time) first: a trace id or its
    * prefix, or a substring of a span name or of any span or resource attribute value (which covers
-   * the request id in http.request.id). Case-insensitive; an empty query matches every trace.
+   * the request id). Case-insensitive; an empty query matches every trace.
    */
   search(query = ""): TraceSummary[] {
     const needle = query.trim().toLowerCase();

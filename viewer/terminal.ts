@@ -11,7 +11,7 @@ import {
   ATTR_URL_PATH,
 } from "@opentelemetry/semantic-conventions";
 import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
-import { ATTR_REQUEST_ID } from "../src/tracing/span_errors.ts";
+import { ATTR_REQUEST_ID, ATTR_REQUEST_ID_BEFORE_0_2 } from "../src/tracing/span_errors.ts";
 import { type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { attrText, type StoredTrace } from "./store.ts";
 import { spanForest, type SpanNode } from "./tree.ts";
@@ -23,7 +23,7 @@ const KEY_ATTRIBUTES: readonly (string | readonly string[])[] = [
   // The route template when known, else the path; a client span only has the full URL.
   [ATTR_HTTP_ROUTE, ATTR_URL_PATH, ATTR_URL_FULL],
   ATTR_HTTP_RESPONSE_STATUS_CODE,
-  ATTR_REQUEST_ID,
+  [ATTR_REQUEST_ID, ATTR_REQUEST_ID_BEFORE_0_2],
   ATTR_ERROR_TYPE,
   ATTR_SAMPLING_REASON,
 ];

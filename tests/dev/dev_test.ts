@@ -280,7 +280,7 @@ Deno.test("deno task dev: traces flow through the proxy and the demo to the view
       assert.equal(proxyLine.trace_flags, "01");
       assert.equal(proxyLine["http.response.status_code"], 200);
       assert.equal(proxyLine["http.request.method"], "GET");
-      assert.equal(proxyLine["http.request.id"], forced.headers.get("x-request-id"));
+      assert.equal(proxyLine["tracegate.request.id"], forced.headers.get("x-request-id"));
       assert.match(proxyLine.timestamp, /^\d{4}-\d\d-\d\dT/);
       assert.ok(proxyLine["http.server.request.duration"] >= 0);
       assert.deepEqual(

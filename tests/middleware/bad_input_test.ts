@@ -93,7 +93,7 @@ async function outcomeOf(answer: Promise<Answer>, receiver: OtlpReceiver): Promi
   assert.equal(response.status, 200, response.body);
   const { requestId, onward } = JSON.parse(response.body);
   const ofRequest = (kind: string) => (span: DecodedSpan) =>
-    span.kind === kind && span.attributes["http.request.id"] === requestId;
+    span.kind === kind && span.attributes["tracegate.request.id"] === requestId;
   const spans = await receiver.waitForSpans((all) =>
     all.some(ofRequest("SERVER")) && all.some(ofRequest("CLIENT"))
   );
@@ -242,7 +242,7 @@ Deno.test("bad input: a bad X-Request-ID is replaced, echoed and forwarded", asy
     await t.step(name, async () => {
       const outcome = await app.call(headers);
       for (const [, sent] of headers) assertReplacedId(outcome, sent);
-      assert.equal(outcome.server.attributes["http.request.id"], outcome.requestId);
+      assert.equal(outcome.server.attributes["tracegate.request.id"], outcome.requestId);
     });
   }
 });

@@ -81,7 +81,7 @@ Deno.test("debug and access log: one line each per request, traced or not", asyn
       method: line["http.request.method"],
       path: line["url.path"],
       status: line["http.response.status_code"],
-      requestId: line["http.request.id"],
+      requestId: line["tracegate.request.id"],
       reason: line["tracegate.sampling.reason"],
       severity: line.severity_text,
     },

@@ -120,7 +120,7 @@ Deno.test("middleware: continues the caller's trace and records the server span"
     assert.equal(a["client.address"], "127.0.0.1");
     assert.equal(a["user_agent.original"], "tracegate-test/1.0");
     assert.equal(a["http.response.status_code"], 200);
-    assert.equal(a["http.request.id"], "caller-id-1");
+    assert.equal(a["tracegate.request.id"], "caller-id-1");
     assert.deepEqual(a["http.request.header.x-custom"], ["custom-value"]);
     assert.deepEqual(a["http.response.header.x-reply"], ["yes"]);
     for (const secret of ["authorization", "cookie"]) {
@@ -331,5 +331,5 @@ Deno.test("middleware: reuses the id of hono/request-id when it runs first", asy
   assert.equal(await response.text(), "from-hono-request-id");
   assert.equal(response.headers.get("x-request-id"), "from-hono-request-id");
   const spans = await receiver.waitForSpans((all) => all.length > 0, { timeoutMs: 5000 });
-  assert.equal(spans[0].attributes["http.request.id"], "from-hono-request-id");
+  assert.equal(spans[0].attributes["tracegate.request.id"], "from-hono-request-id");
 });

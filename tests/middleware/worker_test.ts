@@ -64,7 +64,7 @@ Deno.test("worker: the middleware in workerd, configured by bindings", async (t)
     assert.equal(span.parentSpanId, CALLER_SPAN);
     assert.equal(span.attributes["http.route"], "/hello/:name");
     assert.equal(span.attributes["http.response.status_code"], 200);
-    assert.equal(span.attributes["http.request.id"], "worker-req-1");
+    assert.equal(span.attributes["tracegate.request.id"], "worker-req-1");
     assert.deepEqual(span.attributes["http.request.header.x-tenant"], ["acme"]);
     assert.equal(span.resourceAttributes["service.name"], "middleware-worker");
   });

@@ -202,7 +202,7 @@ Deno.test("proxy worker: one trace from the caller through the upstream's onward
       // The request id went through both hops and came back.
       assert.equal(echo.headers["x-request-id"], "chain-1");
       assert.equal(response.headers.get("x-request-id"), "chain-1");
-      assert.equal(proxyServer.attributes["http.request.id"], "chain-1");
+      assert.equal(proxyServer.attributes["tracegate.request.id"], "chain-1");
       // Server-Timing names the proxy's SERVER span, not the upstream's.
       assert.deepEqual(handedBack(response), {
         traceId: from.traceId,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 
-export const REQUEST_ID_ATTRIBUTE = "http.request.id";
+export const REQUEST_ID_ATTRIBUTE = "tracegate.request.id";
 export const SAMPLING_REASON_ATTRIBUTE = "tracegate.sampling.reason";
 /** How long a test WebSocket may stay open. */
 const WS_DEADLINE_MS = 10_000;

@@ -121,7 +121,7 @@ Deno.test("the viewer's API", async (t) => {
     assert.equal(span.traceId, alpha);
     assert.equal(span.spanId, summary.rootSpanId);
     assert.deepStrictEqual([span.depth, span.service, span.kind], [0, "shop", "SERVER"]);
-    assert.equal(span.attributes["http.request.id"], "req-alpha");
+    assert.equal(span.attributes["tracegate.request.id"], "req-alpha");
     assert.equal(span.attributes["url.path"], "/orders/ord-1001");
     assert.equal(span.attributes["http.response.status_code"], 200);
     assert.ok(BigInt(span.endTimeUnixNano) >= BigInt(span.startTimeUnixNano));

@@ -71,7 +71,7 @@ Deno.test("spans of one trace arriving in several exports are grouped and summar
     end: 120,
     service: "backend",
     status: { code: "ERROR", message: "boom" },
-    attributes: { "http.request.id": "req-1" },
+    attributes: { "tracegate.request.id": "req-1" },
   });
 
   store.add([server]);
@@ -183,6 +183,8 @@ Deno.test("search: trace id or prefix, request id, attribute or resource value, 
     assert.deepStrictEqual(ids("cafe"), [other], "bytes as hex");
     assert.deepStrictEqual(ids("CHARGE"), [newer], "span names");
     assert.deepStrictEqual(ids("nothing like this"), []);
+    // Spans of tracegate 0.1 carry the request id as http.request.id: still the trace's request id.
+    assert.deepStrictEqual(store.get(older)?.summary.requestIds, ["req-abc"]);
   } finally {
     store.close();
   }
