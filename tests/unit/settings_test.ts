@@ -153,7 +153,7 @@ const ROWS: Record<string, Row> = {
     env: {},
     read: (s) => s.queue,
     expected: {
-      maxQueueSize: 2048,
+      maxQueueSize: 8192,
       maxExportBatchSize: 512,
       scheduleDelayMs: 250,
       shutdownTimeoutMs: 3_000,
