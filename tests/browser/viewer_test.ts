@@ -14,12 +14,10 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { startViewer } from "../../viewer/server.ts";
 import {
   bannerUrls,
-  cleanEnv,
-  DevTask,
-  freePorts,
   printedTree,
   randomHex,
   START_TIMEOUT_MS,
+  startDevTask,
   TRACE_TIMEOUT_MS,
 } from "../support/dev_task.ts";
 import {
@@ -278,14 +276,7 @@ Deno.test({
   name: "a real `deno task dev` trace of the demo as a waterfall (the README's picture)",
   ignore: Deno.env.get("TRACEGATE_SKIP_BROWSER") === "1",
   async fn() {
-    const [viewerPort, proxyPort, demoPort] = freePorts(3);
-    await using dev = new DevTask({
-      ...cleanEnv(),
-      NO_COLOR: "1",
-      TRACEGATE_DEV_VIEWER_PORT: String(viewerPort),
-      TRACEGATE_DEV_PROXY_PORT: String(proxyPort),
-      TRACEGATE_DEV_DEMO_PORT: String(demoPort),
-    });
+    await using dev = startDevTask();
     const urls = await dev.waitForOutput(bannerUrls, "ready line", START_TIMEOUT_MS);
     // What the banner suggests: the failing route and baggage with the force header, then the
     // nested route with a sampled traceparent, the trace the picture shows.

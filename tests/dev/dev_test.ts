@@ -6,14 +6,12 @@
 import assert from "node:assert/strict";
 import {
   bannerUrls,
-  cleanEnv,
-  DevTask,
-  freePorts,
   printedHeader,
   printedTree,
   randomHex,
   READY,
   START_TIMEOUT_MS,
+  startDevTask,
   TRACE_TIMEOUT_MS,
   viewerTrace,
 } from "../support/dev_task.ts";
@@ -63,13 +61,7 @@ function isListening(port: number): boolean {
 }
 
 Deno.test("deno task dev: traces flow through the proxy and the demo to the viewer", async (t) => {
-  const [viewerPort, proxyPort, demoPort] = freePorts(3);
-  await using dev = new DevTask({
-    ...cleanEnv(),
-    NO_COLOR: "1",
-    TRACEGATE_DEV_VIEWER_PORT: String(viewerPort),
-    TRACEGATE_DEV_PROXY_PORT: String(proxyPort),
-    TRACEGATE_DEV_DEMO_PORT: String(demoPort),
+  await using dev = startDevTask({
     // Not a URL: ignored, and said so in the banner; every trace below still reaches the viewer.
     OTEL_EXPORTER_OTLP_ENDPOINT: "localhost:4318",
   });
@@ -77,9 +69,9 @@ Deno.test("deno task dev: traces flow through the proxy and the demo to the view
 
   await t.step("the banner names the URLs on the ports given, and ready-to-paste curls", () => {
     assert.deepEqual(urls, {
-      viewer: `http://127.0.0.1:${viewerPort}`,
-      proxy: `http://127.0.0.1:${proxyPort}`,
-      demo: `http://127.0.0.1:${demoPort}`,
+      viewer: `http://127.0.0.1:${dev.ports.viewer}`,
+      proxy: `http://127.0.0.1:${dev.ports.proxy}`,
+      demo: `http://127.0.0.1:${dev.ports.demo}`,
     });
     assert.match(
       dev.stdout,
@@ -303,7 +295,7 @@ Deno.test("deno task dev: traces flow through the proxy and the demo to the view
   await t.step("SIGINT stops everything: no process left behind, every port free", async () => {
     const running = descendantsOf(dev.pid, await processes());
     const workerd = running.find((info) =>
-      /workerd/.test(info.args) && info.args.includes(`127.0.0.1:${proxyPort}`)
+      /workerd/.test(info.args) && info.args.includes(`127.0.0.1:${dev.ports.proxy}`)
     );
     const main = running.find((info) => info.args.includes("dev/main.ts"));
     assert.ok(
@@ -311,7 +303,7 @@ Deno.test("deno task dev: traces flow through the proxy and the demo to the view
       `workerd serves the proxy port:\n${running.map((info) => info.args).join("\n")}`,
     );
     assert.ok(main, "the task runs dev/main.ts");
-    assert.ok([viewerPort, proxyPort, demoPort].every(isListening));
+    assert.ok([dev.ports.viewer, dev.ports.proxy, dev.ports.demo].every(isListening));
 
     const status = await dev.stop("SIGINT");
     assert.equal(status.code, 0, dev.transcript());
@@ -319,23 +311,17 @@ Deno.test("deno task dev: traces flow through the proxy and the demo to the view
 
     const left = (await processes()).filter((info) =>
       running.some((before) => before.pid === info.pid && before.args === info.args) ||
-      (/workerd/.test(info.args) && info.args.includes(`127.0.0.1:${proxyPort}`))
+      (/workerd/.test(info.args) && info.args.includes(`127.0.0.1:${dev.ports.proxy}`))
     );
     assert.deepEqual(left, [], "no process of the task remains");
-    for (const port of [viewerPort, proxyPort, demoPort]) {
+    for (const port of [dev.ports.viewer, dev.ports.proxy, dev.ports.demo]) {
       assert.equal(isListening(port), false, `port ${port} is free again`);
     }
   });
 });
 
 Deno.test("deno task dev: a fatal proxy configuration stops the task at start", async () => {
-  const [viewerPort, proxyPort, demoPort] = freePorts(3);
-  await using dev = new DevTask({
-    ...cleanEnv(),
-    NO_COLOR: "1",
-    TRACEGATE_DEV_VIEWER_PORT: String(viewerPort),
-    TRACEGATE_DEV_PROXY_PORT: String(proxyPort),
-    TRACEGATE_DEV_DEMO_PORT: String(demoPort),
+  await using dev = startDevTask({
     TRACEGATE_ROUTES: "garbage without equals",
   });
   // Bounded either way: the task ends, or it gets as far as its ready line (the failure).
@@ -347,5 +333,8 @@ Deno.test("deno task dev: a fatal proxy configuration stops the task at start", 
   assert.equal(status.code, 1, dev.transcript());
   assert.match(dev.stderr, /the proxy cannot start:\n\s+TRACEGATE_ROUTES: expected /);
   assert.ok(!dev.stdout.includes(READY), dev.transcript());
-  assert.ok(!isListening(proxyPort) && !isListening(viewerPort), "nothing is left listening");
+  assert.ok(
+    !isListening(dev.ports.proxy) && !isListening(dev.ports.viewer),
+    "nothing is left listening",
+  );
 });

@@ -121,7 +121,7 @@ export class DevTask implements AsyncDisposable {
 }
 
 /** Free ports on 127.0.0.1, distinct: all held at once, then released. */
-export function freePorts(count: number): number[] {
+function freePorts(count: number): number[] {
   const listeners = Array.from(
     { length: count },
     () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
@@ -132,7 +132,7 @@ export function freePorts(count: number): number[] {
 }
 
 /** The environment minus any tracing settings of the machine running the tests. */
-export function cleanEnv(): Record<string, string> {
+function cleanEnv(): Record<string, string> {
   return Object.fromEntries(
     Object.entries(Deno.env.toObject()).filter(([name]) => !/^(OTEL|TRACEGATE)_/.test(name)),
   );
@@ -191,4 +191,27 @@ export function randomHex(bytes: number): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(bytes)))
     .map((byte) => byte.toString(16).padStart(2, "0"))
     .join("");
+}
+
+export interface DevPorts {
+  readonly viewer: number;
+  readonly proxy: number;
+  readonly demo: number;
+}
+
+/**
+ * `deno task dev` on three free ports, without colour and without the machine's own tracing
+ * settings; `env` is added on top.
+ */
+export function startDevTask(env: Record<string, string> = {}): DevTask & { ports: DevPorts } {
+  const [viewer, proxy, demo] = freePorts(3);
+  const dev = new DevTask({
+    ...cleanEnv(),
+    NO_COLOR: "1",
+    TRACEGATE_DEV_VIEWER_PORT: String(viewer),
+    TRACEGATE_DEV_PROXY_PORT: String(proxy),
+    TRACEGATE_DEV_DEMO_PORT: String(demo),
+    ...env,
+  });
+  return Object.assign(dev, { ports: { viewer, proxy, demo } });
 }
