@@ -24,6 +24,7 @@ import {
   SamplingDecision,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { seededRandom } from "./seeded_random.ts";
 
 class Collect implements SpanProcessor {
   readonly spans: ReadableSpan[] = [];
@@ -161,18 +162,6 @@ function manyAttributes(count: number): Attributes {
   const attributes: Attributes = {};
   for (let i = 0; i < count; i++) attributes[`k${i}`] = `v${i}`.repeat(i % 7);
   return attributes;
-}
-
-/** A small, fast, seedable generator (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ALPHABET = ["a", "Z", "0", " ", '"', "\\", "\n", "é", "日", "🚀", "\u0001", "-"];

@@ -15,6 +15,7 @@ import {
   readOtSampling,
   thresholdToProbability,
 } from "../../src/sampling/threshold.ts";
+import { seededRandom } from "../support/seeded_random.ts";
 
 /** The specification's table: 1-in-N, thresholds at precision 3, 4 and 5. */
 const SPEC_TABLE: ReadonlyArray<readonly [number, string, string, string]> = [
@@ -154,18 +155,6 @@ Deno.test("consistent sampling: parent-based mode keeps a caller's threshold, er
   assert.equal(decide(sampler, traceWith("00000000000000"), local).sampled, true);
 });
 
-/** A seeded generator (mulberry32), so the statistical test is the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 function randomTraceId(next: () => number): string {
   let id = "";
   for (let i = 0; i < 4; i++) id += Math.floor(next() * 2 ** 32).toString(16).padStart(8, "0");
@@ -173,7 +162,7 @@ function randomTraceId(next: () => number): string {
 }
 
 Deno.test("consistent sampling: the kept fraction matches the ratio", () => {
-  const next = seeded(20261202);
+  const next = seededRandom(20261202);
   const traces = 20_000;
   for (const ratio of [0.5, 1 / 3, 0.1, 0.01]) {
     const sampler = new ConsistentRatioSampler(ratio);

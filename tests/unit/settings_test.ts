@@ -11,7 +11,7 @@ import {
   type TracingSettings,
 } from "../../src/config/settings.ts";
 import { samplerFromSettings, SamplingDecision } from "../../src/sampling.ts";
-import { seededRandom } from "../support/span_corpus.ts";
+import { seededRandom } from "../support/seeded_random.ts";
 
 interface Row {
   readonly env: EnvSource;
