@@ -1,7 +1,36 @@
 /**
  * The tracegate Hono middleware: continues the caller's trace, opens the SERVER span, makes it
  * the active context for the handler, hands the trace back in the response, and gives the
- * handler a traced `fetch` that carries the context onward.
+ * handler a traced `fetch` that carries the context onward. Configuration comes from the
+ * `OTEL_*` and `TRACEGATE_*` variables of the runtime's environment (a Worker's vars and
+ * secrets), and the options, which win over them.
+ *
+ * @example A traced Hono app; its outgoing call is a CLIENT span with the context injected
+ * ```ts
+ * import { Hono } from "hono";
+ * import { tracegate, type TracegateEnv } from "@tracegate/tracegate/middleware";
+ *
+ * const app = new Hono<TracegateEnv>();
+ * app.use(tracegate({ baggageAttributes: ["user.id"] }));
+ * app.get("/orders/:id", async (c) => {
+ *   const stock = await c.var.tracedFetch(`https://stock.internal/items/${c.req.param("id")}`);
+ *   return c.json({ requestId: c.var.requestId, stock: await stock.json() });
+ * });
+ * Deno.serve(app.fetch);
+ * ```
+ *
+ * @example A traced `fetch` outside a handler (a CLI, a queue consumer)
+ * ```ts
+ * import { tracedFetch, tracingFromOptions } from "@tracegate/tracegate/middleware";
+ *
+ * const tracing = tracingFromOptions({ serviceName: "my-cli" }, { OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" });
+ * const send = tracedFetch(tracing);
+ * await tracing.tracer.startActiveSpan("sync", async (span) => {
+ *   await (await send("https://api.example.com/items")).body?.cancel();
+ *   span.end();
+ * });
+ * await tracing.shutdown();
+ * ```
  *
  * @module
  */
@@ -19,6 +48,7 @@ import { DEFAULT_REQUEST_ID_POLICY, type RequestIdPolicy } from "../src/http/req
 import { tracedCall } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import type { Tracing } from "../src/tracing/setup.ts";
+import { clientAddressOf } from "./client_address.ts";
 import { ensureContextManager } from "./context_manager.ts";
 import { type TracegateOptions, tracingFromOptions } from "./options.ts";
 import { runtimeBodyEnd } from "./runtime/mod.ts";
@@ -127,16 +157,4 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
       c.res = response;
     }
   };
-}
-
-/**
- * The socket peer: `Deno.serve` passes it as the handler's second argument (Hono's `c.env`);
- * on Workers, Cloudflare sets `CF-Connecting-IP` on requests that carry `cf` properties.
- */
-function clientAddressOf(c: Context): string | undefined {
-  const info = c.env as { remoteAddr?: { hostname?: string } } | undefined;
-  const hostname = info?.remoteAddr?.hostname;
-  if (typeof hostname === "string") return hostname;
-  const raw = c.req.raw as Request & { cf?: unknown };
-  return raw.cf ? c.req.header("cf-connecting-ip") : undefined;
 }

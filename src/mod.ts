@@ -4,6 +4,22 @@
  * HTTP request. The Hono middleware (`tracegate/middleware`) and the proxy (`tracegate/proxy`)
  * are built on it.
  *
+ * @example Continue a caller's trace around your own request handling
+ * ```ts
+ * import { context } from "@opentelemetry/api";
+ * import { createTracing, readTracingSettings, ServerSpan } from "@tracegate/tracegate";
+ *
+ * const { settings } = readTracingSettings(
+ *   { OTEL_SERVICE_NAME: "orders", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" },
+ *   { serviceName: "unknown_service", sampler: "parentbased_always_on" },
+ * );
+ * const tracing = createTracing(settings);
+ * async function handle(request: Request): Promise<Response> {
+ *   const server = new ServerSpan(tracing, { request, active: context.active() });
+ *   return server.finish(new Response("ok"));
+ * }
+ * ```
+ *
  * @module
  */
 export { ConfigError, type EnvSource } from "./config/env.ts";

@@ -1,0 +1,221 @@
+/**
+ * The example projects under examples/, each installed the way its users install tracegate: the
+ * npm tarball `deno task pack` builds goes into a fresh copy of the project with `npm install`
+ * (no workspace, no import map), then the app runs on its runtime — Node (@hono/node-server),
+ * Bun (the `bun` npm package's binary), Deno, and workerd (built by plain `wrangler deploy
+ * --dry-run`, run by Miniflare). One request with a sampled traceparent must come back with the
+ * trace and request id handed back, and its SERVER and CLIENT spans must arrive, decoded, at a
+ * real OTLP receiver, with the upstream seeing the CLIENT span as its parent.
+ *
+ * Run by `deno task test:examples` (npm downloads; .ci/run runs it).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pack } from "../../deploy/pack.ts";
+import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
+import { echoServer } from "../support/servers.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const EXAMPLES = join(ROOT, "examples");
+const INBOUND_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const INBOUND_SPAN = "00f067aa0ba902b7";
+const REQUEST_ID = "example-request-1";
+
+const packed = pack({ quiet: true });
+
+const LIBRARY =
+  /^(src|middleware|proxy)\/[\w/]+\.(ts|js|d\.ts)$|^(README\.md|deno\.json|package\.json)$/;
+
+Deno.test("package: JSR and npm ship the library only, with one entry per deno.json export", async () => {
+  const { tarball, jsrFiles } = await packed;
+  assert.ok(jsrFiles.includes("middleware/mod.ts"), jsrFiles.join("\n"));
+  assert.deepEqual(jsrFiles.filter((file) => !LIBRARY.test(file)), []);
+
+  const listing = await run(["tar", "-tzf", tarball], ROOT);
+  const npmFiles = listing.trim().split("\n").map((line) => line.replace(/^package\//, ""));
+  assert.ok(npmFiles.includes("middleware/mod.js") && npmFiles.includes("middleware/mod.d.ts"));
+  assert.deepEqual(npmFiles.filter((file) => !LIBRARY.test(file)), []);
+
+  const manifest = JSON.parse(await run(["tar", "-xzOf", tarball, "package/package.json"], ROOT));
+  const denoJson = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  assert.deepEqual(Object.keys(manifest.exports), Object.keys(denoJson.exports));
+  assert.equal(manifest.version, denoJson.version);
+  assert.equal(manifest.sideEffects, false);
+  assert.deepEqual(Object.keys(manifest.peerDependencies), ["hono"]);
+  assert.ok(manifest.dependencies["@opentelemetry/api"]);
+  assert.equal(manifest.dependencies.hono, undefined);
+});
+
+/** A fresh copy of examples/`name` with the tarball and the project's dependencies installed. */
+async function installExample(name: string): Promise<{ dir: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: `tracegate-example-${name}-` });
+  for await (const entry of Deno.readDir(join(EXAMPLES, name))) {
+    if (entry.name === "node_modules" || entry.name === "dist") continue;
+    await copy(join(EXAMPLES, name, entry.name), join(dir, entry.name));
+  }
+  await run([
+    "npm",
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--loglevel=error",
+    (await packed).tarball,
+  ], dir);
+  return { dir, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+}
+
+async function copy(from: string, to: string): Promise<void> {
+  if ((await Deno.stat(from)).isDirectory) {
+    await Deno.mkdir(to);
+    for await (const entry of Deno.readDir(from)) {
+      await copy(join(from, entry.name), join(to, entry.name));
+    }
+  } else {
+    await Deno.copyFile(from, to);
+  }
+}
+
+async function run(args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
+  const { code, stdout, stderr } = await new Deno.Command(args[0], {
+    args: args.slice(1),
+    cwd,
+    env: { NO_COLOR: "1", WRANGLER_SEND_METRICS: "false", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  const printed = decoder.decode(stdout) + decoder.decode(stderr);
+  if (code !== 0) throw new Error(`${args.join(" ")} exited with ${code}:\n${printed}`);
+  return printed;
+}
+
+interface App extends AsyncDisposable {
+  readonly url: string;
+}
+
+/** Starts the example's server and resolves once it prints `listening on <url>`. */
+async function startApp(args: string[], cwd: string, env: Record<string, string>): Promise<App> {
+  const child = new Deno.Command(args[0], {
+    args: args.slice(1),
+    cwd,
+    env: { PORT: "0", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: string[] = [];
+  const collect = async (stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      output.push(text);
+      onLine?.(output.join(""));
+    }
+  };
+  const listening = Promise.withResolvers<string>();
+  const stderrDone = collect(child.stderr);
+  const stdoutDone = collect(child.stdout, (all) => {
+    const match = all.match(/listening on (http:\/\/\S+)/);
+    if (match) listening.resolve(match[1]);
+  });
+  child.status.then((status) =>
+    listening.reject(new Error(`exited (${status.code}) before listening:\n${output.join("")}`))
+  );
+  const url = await listening.promise;
+  return {
+    url,
+    async [Symbol.asyncDispose]() {
+      child.kill("SIGTERM");
+      await child.status;
+      await Promise.all([stdoutDone, stderrDone]);
+    },
+  };
+}
+
+/** The checks every example must pass, whatever runs it. */
+async function assertTracedRequest(
+  app: { url: string },
+  receiver: OtlpReceiver,
+  options: { service: string; clientAddress?: string },
+): Promise<void> {
+  const response = await fetch(`${app.url}/orders/42`, {
+    headers: {
+      traceparent: `00-${INBOUND_TRACE}-${INBOUND_SPAN}-01`,
+      "x-request-id": REQUEST_ID,
+    },
+  });
+  assert.equal(response.status, 200);
+  const body = await response.json();
+  assert.equal(response.headers.get("x-request-id"), REQUEST_ID);
+  assert.equal(body.requestId, REQUEST_ID);
+
+  const spans = await receiver.waitForSpans(
+    (all) => all.some((s) => s.kind === "SERVER") && all.some((s) => s.kind === "CLIENT"),
+    { timeoutMs: 10_000 },
+  );
+  const server = spans.find((s) => s.kind === "SERVER")!;
+  const client = spans.find((s) => s.kind === "CLIENT")!;
+  assert.equal(server.traceId, INBOUND_TRACE);
+  assert.equal(server.parentSpanId, INBOUND_SPAN);
+  assert.equal(server.name, "GET /orders/:id");
+  assert.equal(server.resourceAttributes["service.name"], options.service);
+  assert.equal(server.attributes["http.response.status_code"], 200);
+  if (options.clientAddress) {
+    assert.equal(server.attributes["client.address"], options.clientAddress);
+  }
+  assert.equal(client.traceId, INBOUND_TRACE);
+  assert.equal(client.parentSpanId, server.spanId);
+  assert.match(String(client.attributes["url.full"]), /\/items\/42$/);
+
+  // Handed back: the SERVER span; sent on: the CLIENT span as the upstream's parent.
+  assert.equal(
+    response.headers.get("server-timing"),
+    `traceparent;desc="00-${INBOUND_TRACE}-${server.spanId}-01"`,
+  );
+  assert.equal(body.stock.path, "/items/42");
+  assert.equal(body.stock.headers.traceparent, `00-${INBOUND_TRACE}-${client.spanId}-01`);
+  assert.equal(body.stock.headers["x-request-id"], REQUEST_ID);
+}
+
+Deno.test("example node: @hono/node-server app, installed from the tarball", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using stock = echoServer();
+  await using project = await installExample("node");
+  const { dir } = project;
+  await using app = await startApp(["node", "main.js"], dir, {
+    OTEL_SERVICE_NAME: "orders-node",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    STOCK_URL: stock.url,
+  });
+  await assertTracedRequest(app, receiver, { service: "orders-node", clientAddress: "127.0.0.1" });
+});
+
+Deno.test("example bun: Bun.serve app, installed from the tarball", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using stock = echoServer();
+  await using project = await installExample("bun");
+  const { dir } = project;
+  await using app = await startApp([join(dir, "node_modules/.bin/bun"), "main.ts"], dir, {
+    OTEL_SERVICE_NAME: "orders-bun",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    STOCK_URL: stock.url,
+  });
+  await assertTracedRequest(app, receiver, { service: "orders-bun", clientAddress: "127.0.0.1" });
+});
+
+Deno.test("example deno: Deno.serve app, installed from the tarball, type-checked", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using stock = echoServer();
+  await using project = await installExample("deno");
+  const { dir } = project;
+  // The package's .d.ts files are what a TypeScript user compiles against.
+  await run([Deno.execPath(), "check", "main.ts"], dir);
+  await using app = await startApp(
+    [Deno.execPath(), "run", "--allow-net", "--allow-env", "main.ts"],
+    dir,
+    {
+      OTEL_SERVICE_NAME: "orders-deno",
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      STOCK_URL: stock.url,
+    },
+  );
+  await assertTracedRequest(app, receiver, { service: "orders-deno", clientAddress: "127.0.0.1" });
+});
