@@ -81,7 +81,7 @@ async function buildNpm(): Promise<string> {
         declaration: true,
         strict: true,
         skipLibCheck: true,
-        lib: ["ES2023", "DOM", "DOM.Iterable"],
+        lib: ["ES2023", "ESNext.Disposable", "DOM", "DOM.Iterable"],
         types: [],
         rootDir: ROOT,
         outDir: OUT,
