@@ -8,8 +8,16 @@
 import type { BodyEndSignal } from "../../src/http/body_end.ts";
 import type { RuntimeBodyEnd } from "./mod.ts";
 
+/**
+ * The part of `Deno.ServeHandlerInfo` this needs, written out: the npm package's `.d.ts` files
+ * are compiled by Node and Bun users, who have no `Deno` types.
+ */
+export interface ServeCompletion {
+  readonly completed: Promise<void>;
+}
+
 /** The signal for one request served by `Deno.serve`. */
-export function denoBodyEnd(info: Pick<Deno.ServeHandlerInfo, "completed">): BodyEndSignal {
+export function denoBodyEnd(info: ServeCompletion): BodyEndSignal {
   return (response, done) => {
     info.completed.then(
       () => done({ kind: "complete" }),
@@ -21,8 +29,6 @@ export function denoBodyEnd(info: Pick<Deno.ServeHandlerInfo, "completed">): Bod
 
 /** For the middleware: `c.env` is the ServeHandlerInfo when the app is served by `Deno.serve`. */
 export const denoServe: RuntimeBodyEnd = (c) => {
-  const info = c.env as Partial<Deno.ServeHandlerInfo> | undefined;
-  return info?.completed instanceof Promise
-    ? denoBodyEnd(info as Pick<Deno.ServeHandlerInfo, "completed">)
-    : undefined;
+  const info = c.env as Partial<ServeCompletion> | undefined;
+  return info?.completed instanceof Promise ? denoBodyEnd(info as ServeCompletion) : undefined;
 };

@@ -1,10 +1,13 @@
 /** The per-runtime body-end signals the middleware picks (middleware/runtime/). */
 import assert from "node:assert/strict";
-import { Hono } from "hono";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type Context, Hono } from "hono";
 import type { BodyOutcome } from "../../src/http/body_end.ts";
 import { onBodyEnd, smallBodiesThrough } from "../../src/http/body_end.ts";
 import { denoBodyEnd } from "../../middleware/runtime/deno.ts";
 import { runtimeBodyEnd } from "../../middleware/runtime/mod.ts";
+import { nodeServer } from "../../middleware/runtime/node.ts";
 import { serve } from "../support/servers.ts";
 
 Deno.test("Deno.serve's info is the signal; the body passes untouched", async () => {
@@ -54,4 +57,34 @@ Deno.test("relayed bodies: small ones of known length go native, open-ended ones
   const streamed = await fetch(`${server.url}/streamed`);
   assert.equal(await streamed.text(), "streamed");
   assert.equal(streamed.headers.get("x-native"), "false");
+});
+
+Deno.test("Node's ServerResponse is the signal: sent is complete, a client leaving mid-body a cancel", async () => {
+  const outcomes = new Map<string, PromiseWithResolvers<BodyOutcome>>(
+    ["/sent", "/left"].map((path) => [path, Promise.withResolvers<BodyOutcome>()]),
+  );
+  const server = createServer((request, outgoing) => {
+    const signal = nodeServer({ env: { incoming: request, outgoing } } as unknown as Context);
+    assert.ok(signal, "no signal for a response written by node:http");
+    const original = new Response("hello");
+    assert.equal(onBodyEnd(original, outcomes.get(request.url!)!.resolve, signal), original);
+    // What @hono/node-server does with the response: write it to `outgoing`.
+    if (request.url === "/sent") outgoing.end("hello");
+    else outgoing.write("part of it");
+  });
+  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+  const { port } = server.address() as AddressInfo;
+  try {
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/sent`)).text(), "hello");
+    assert.deepEqual(await outcomes.get("/sent")!.promise, { kind: "complete" });
+
+    const leaving = new AbortController();
+    const response = await fetch(`http://127.0.0.1:${port}/left`, { signal: leaving.signal });
+    await response.body!.getReader().read();
+    leaving.abort();
+    assert.deepEqual(await outcomes.get("/left")!.promise, { kind: "cancelled" });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((closed) => server.close(closed));
+  }
 });
