@@ -12,7 +12,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse } from "smol-toml";
 import { pack } from "../../deploy/pack.ts";
+import { runWorker } from "../../dev/worker_build.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { echoServer } from "../support/servers.ts";
 
@@ -21,6 +23,8 @@ const EXAMPLES = join(ROOT, "examples");
 const INBOUND_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const INBOUND_SPAN = "00f067aa0ba902b7";
 const REQUEST_ID = "example-request-1";
+/** The Worker's gzip size that `wrangler deploy` would upload, at most. */
+const WORKER_GZIP_LIMIT_KIB = 50;
 
 const packed = pack({ quiet: true });
 
@@ -232,4 +236,42 @@ Deno.test("example deno: Deno.serve app, installed from the tarball, type-checke
     },
   );
   await assertTracedRequest(app, receiver, { service: "orders-deno", clientAddress: "127.0.0.1" });
+});
+
+Deno.test("example worker: plain wrangler build, small, run in workerd", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using stock = echoServer();
+  await using project = await installExample("worker");
+  const { dir } = project;
+  // wrangler 4 needs Node >= 22; Deno runs the project's own wrangler on any machine.
+  const printed = await run(
+    [
+      Deno.execPath(),
+      "run",
+      "-A",
+      "node_modules/wrangler/bin/wrangler.js",
+      "deploy",
+      "--dry-run",
+      "--outdir",
+      "dist",
+    ],
+    dir,
+  );
+  const gzip = Number(printed.match(/gzip: ([\d.]+) KiB/)?.[1]);
+  assert.ok(gzip > 0 && gzip <= WORKER_GZIP_LIMIT_KIB, `Worker is ${gzip} KiB gzip:\n${printed}`);
+  const config = parse(await Deno.readTextFile(join(dir, "wrangler.toml")));
+  await using worker = await runWorker({
+    outdir: join(dir, "dist"),
+    scriptPath: join(dir, "dist", "index.js"),
+    compatibilityDate: String(config.compatibility_date),
+    compatibilityFlags: config.compatibility_flags as string[],
+    vars: {},
+  }, {
+    bindings: {
+      OTEL_SERVICE_NAME: "orders-worker",
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      STOCK_URL: stock.url,
+    },
+  });
+  await assertTracedRequest({ url: worker.url.origin }, receiver, { service: "orders-worker" });
 });

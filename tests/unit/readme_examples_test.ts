@@ -10,7 +10,7 @@ const MARKED_BLOCK = /<!-- (examples\/[\w./-]+) -->\s*```\w*\n([\s\S]*?)```/g;
 
 Deno.test("README: every quick start is an example project's file, verbatim", async () => {
   const blocks = [...README.matchAll(MARKED_BLOCK)];
-  for (const path of ["node/main.js", "bun/main.ts", "deno/main.ts"]) {
+  for (const path of ["node/main.js", "bun/main.ts", "deno/main.ts", "worker/src/index.ts"]) {
     assert.ok(blocks.some(([, marked]) => marked === `examples/${path}`), `no block for ${path}`);
   }
   for (const [, path, code] of blocks) {
