@@ -27,6 +27,7 @@ import { headersGetter, traceparentOf } from "../propagation/mod.ts";
 import { type ForceHeader, reasonOf } from "../sampling/reason.ts";
 import { accessLogLine, debugLine, type FinishedRequest } from "./request_log.ts";
 import { withRequestId } from "./request_id_context.ts";
+import { linked } from "./linked_context.ts";
 import { isSampled } from "./sampled.ts";
 import { UnreadBodies, withUnreadBodies } from "./unread_bodies.ts";
 import { ATTR_REQUEST_ID, markError, recordFailure } from "./span_errors.ts";
@@ -233,7 +234,7 @@ function markClientDisconnected(span: Span, bytesSent: number | undefined): void
 }
 
 function parentFor(tracing: Tracing, start: ServerSpanStart): { parent: Context; links?: Link[] } {
-  const { active } = start;
+  const active = linked(start.active);
   const mode = start.inbound ?? "continue";
   const runtimeSpan = trace.getSpan(active);
   if (mode === "continue") {
