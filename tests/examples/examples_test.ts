@@ -193,50 +193,41 @@ async function assertTracedRequest(
   assert.equal(body.stock.headers["x-request-id"], REQUEST_ID);
 }
 
-Deno.test("example node: @hono/node-server app, installed from the tarball", async () => {
+/**
+ * Installs examples/`name`, runs `command` in it (after `prepare`) as a server exporting to a
+ * real receiver, and checks one traced request through it.
+ */
+async function checkServerExample(
+  name: string,
+  command: (dir: string) => string[],
+  prepare?: (dir: string) => Promise<unknown>,
+): Promise<void> {
   await using receiver = await startOtlpReceiver();
   await using stock = echoServer();
-  await using project = await installExample("node");
-  const { dir } = project;
-  await using app = await startApp(["node", "main.js"], dir, {
-    OTEL_SERVICE_NAME: "orders-node",
+  await using project = await installExample(name);
+  await prepare?.(project.dir);
+  const service = `orders-${name}`;
+  await using app = await startApp(command(project.dir), project.dir, {
+    OTEL_SERVICE_NAME: service,
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     STOCK_URL: stock.url,
   });
-  await assertTracedRequest(app, receiver, { service: "orders-node", clientAddress: "127.0.0.1" });
-});
+  await assertTracedRequest(app, receiver, { service, clientAddress: "127.0.0.1" });
+}
 
-Deno.test("example bun: Bun.serve app, installed from the tarball", async () => {
-  await using receiver = await startOtlpReceiver();
-  await using stock = echoServer();
-  await using project = await installExample("bun");
-  const { dir } = project;
-  await using app = await startApp([join(dir, "node_modules/.bin/bun"), "main.ts"], dir, {
-    OTEL_SERVICE_NAME: "orders-bun",
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-    STOCK_URL: stock.url,
-  });
-  await assertTracedRequest(app, receiver, { service: "orders-bun", clientAddress: "127.0.0.1" });
-});
+Deno.test("example node: @hono/node-server app, installed from the tarball", () =>
+  checkServerExample("node", () => ["node", "main.js"]));
 
-Deno.test("example deno: Deno.serve app, installed from the tarball, type-checked", async () => {
-  await using receiver = await startOtlpReceiver();
-  await using stock = echoServer();
-  await using project = await installExample("deno");
-  const { dir } = project;
-  // The package's .d.ts files are what a TypeScript user compiles against.
-  await run([Deno.execPath(), "check", "main.ts"], dir);
-  await using app = await startApp(
-    [Deno.execPath(), "run", "--allow-net", "--allow-env", "main.ts"],
-    dir,
-    {
-      OTEL_SERVICE_NAME: "orders-deno",
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-      STOCK_URL: stock.url,
-    },
-  );
-  await assertTracedRequest(app, receiver, { service: "orders-deno", clientAddress: "127.0.0.1" });
-});
+Deno.test("example bun: Bun.serve app, installed from the tarball", () =>
+  checkServerExample("bun", (dir) => [join(dir, "node_modules/.bin/bun"), "main.ts"]));
+
+Deno.test("example deno: Deno.serve app, installed from the tarball, type-checked", () =>
+  checkServerExample(
+    "deno",
+    () => [Deno.execPath(), "run", "--allow-net", "--allow-env", "main.ts"],
+    // The package's .d.ts files are what a TypeScript user compiles against.
+    (dir) => run([Deno.execPath(), "check", "main.ts"], dir),
+  ));
 
 Deno.test("example worker: plain wrangler build, small, run in workerd", async () => {
   await using receiver = await startOtlpReceiver();
