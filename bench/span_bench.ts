@@ -38,6 +38,7 @@ async function serverSpan(tracing: Tracing, request: Request): Promise<void> {
   server.setRoute("/orders/:id");
   const response = server.finish(
     new Response("Hello, World!", { headers: { "content-type": "text/plain" } }),
+    { ending: { kind: "withBody" } },
   );
   await response.arrayBuffer();
 }

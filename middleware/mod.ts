@@ -45,6 +45,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { env as runtimeEnv } from "hono/adapter";
 import { routePath } from "hono/route";
 import { DEFAULT_REQUEST_ID_POLICY, type RequestIdPolicy } from "../src/http/request_id.ts";
+import { endingFor } from "../src/sampling/tail.ts";
 import { tracedCall } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import type { Tracing } from "../src/tracing/setup.ts";
@@ -144,12 +145,14 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
     if (c.error) server.recordError(c.error);
     if (c.req.routeIndex !== ownIndex) server.setRoute(routePath(c));
 
-    // Asked only for a span that waits for its body: Deno's `completed` getter has a cost.
-    const recording = server.span.isRecording();
-    const response = server.finish(c.res, {
-      waitUntil: recording ? waitUntilOf(c) : undefined,
-      bodyEnd: recording ? runtimeBodyEnd(c) : undefined,
+    const ending = endingFor(server, active.tail, {
+      status: c.res.status,
+      threw: server.errored,
     });
+    // Asked only for a span that waits for its body: Deno's `completed` getter has a cost.
+    const response = ending.kind === "now"
+      ? server.finish(c.res, { ending })
+      : server.finish(c.res, { ending, waitUntil: waitUntilOf(c), bodyEnd: runtimeBodyEnd(c) });
     if (response !== c.res) {
       // Assigning over an existing response makes Hono copy the old headers onto the new one,
       // which would overwrite the Server-Timing entry just appended; clear it first.

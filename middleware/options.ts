@@ -1,7 +1,18 @@
-import type { EnvSource } from "../src/config/env.ts";
+import { EnvReader, type EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
-import { type HttpSettings, readTracingSettings } from "../src/config/settings.ts";
+import {
+  type HttpSettings,
+  readTracingSettingsWith,
+  type SamplerSettings,
+} from "../src/config/settings.ts";
 import type { PropagatorName } from "../src/propagation/mod.ts";
+import { samplerFromSettings } from "../src/sampling.ts";
+import {
+  readTailRules,
+  TailRecordingSampler,
+  type TailRules,
+  tailRulesOn,
+} from "../src/sampling/tail.ts";
 import { createTracing, type ProviderOptions, type Tracing } from "../src/tracing/setup.ts";
 
 /** How the middleware builds its tracing setup; each option wins over its environment variable. */
@@ -13,6 +24,11 @@ export type TracingBuildOptions = Partial<HttpSettings> & ProviderOptions & {
   readonly log?: (line: string) => void;
   /** Where access-log lines go (with `accessLog` on). Default: console.log. */
   readonly writeAccessLog?: (line: string) => void;
+  /**
+   * Keep requests that were not head-sampled when they fail (5xx or a throw) or are slow; default
+   * `TRACEGATE_TAIL_ERRORS` (false) and `TRACEGATE_TAIL_SLOWER_THAN_MS` (off).
+   */
+  readonly tail?: Partial<TailRules>;
 };
 
 /** Options of the middleware itself, whichever way its tracing setup comes. */
@@ -34,6 +50,7 @@ type BuildKey =
   | "propagators"
   | "log"
   | "writeAccessLog"
+  | "tail"
   | "sampler"
   | "exporter"
   | "tracerProvider";
@@ -56,11 +73,13 @@ export type TracegateOptions =
  */
 export function tracingFromOptions(options: TracingBuildOptions, env: EnvSource): Tracing {
   const log = options.log ?? console.error;
-  const { settings, errors } = readTracingSettings(env, {
+  const reader = new EnvReader(env);
+  const settings = readTracingSettingsWith(reader, {
     serviceName: "unknown_service",
     sampler: "parentbased_always_on",
   });
-  logConfigErrors(errors, log);
+  const tail = { ...readTailRules(reader, false), ...options.tail };
+  logConfigErrors(reader.errors, log);
   const http: HttpSettings = {
     requestIdHeader: options.requestIdHeader ?? settings.http.requestIdHeader,
     baggageAttributes: options.baggageAttributes ?? settings.http.baggageAttributes,
@@ -79,11 +98,23 @@ export function tracingFromOptions(options: TracingBuildOptions, env: EnvSource)
     serviceName: options.serviceName ?? settings.serviceName,
     propagators: options.propagators ?? settings.propagators,
     http,
-  }, { ...providerOptions(options), log, writeAccessLog: options.writeAccessLog });
+  }, {
+    ...providerOptions(options, settings.sampler, tail),
+    log,
+    writeAccessLog: options.writeAccessLog,
+    tail,
+  });
 }
 
-function providerOptions(options: ProviderOptions): ProviderOptions {
-  return options.tracerProvider
-    ? { tracerProvider: options.tracerProvider }
-    : { sampler: options.sampler, exporter: options.exporter };
+/** A provider you bring samples by itself; the one built records for the tail rules when on. */
+function providerOptions(
+  options: ProviderOptions,
+  named: SamplerSettings,
+  tail: TailRules,
+): ProviderOptions {
+  if (options.tracerProvider) return { tracerProvider: options.tracerProvider };
+  const sampler = tailRulesOn(tail)
+    ? new TailRecordingSampler(options.sampler ?? samplerFromSettings(named))
+    : options.sampler;
+  return { sampler, exporter: options.exporter };
 }

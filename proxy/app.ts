@@ -9,10 +9,9 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
 import type { BodyEndSignal } from "../src/http/body_end.ts";
-import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
 import { samplerFromSettings } from "../src/sampling.ts";
+import { endingFor, tailRulesOn } from "../src/sampling/tail.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
-import { isSampled } from "../src/tracing/sampled.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import { createTracing, type Tracing } from "../src/tracing/setup.ts";
 import { resolveRequestId } from "../src/http/request_id.ts";
@@ -28,13 +27,7 @@ import {
   serverWideOptions,
   upstreamRequest,
 } from "./forward.ts";
-import {
-  carriesForceToken,
-  EdgeSampler,
-  isIgnoredPath,
-  tailReason,
-  withRequestFacts,
-} from "./sampling.ts";
+import { carriesForceToken, EdgeSampler, isIgnoredPath, withRequestFacts } from "./sampling.ts";
 import { upstreamUrl } from "./routes.ts";
 
 /** What the runtime entry supplies for one request. */
@@ -84,10 +77,10 @@ export function createProxyFrom(config: ProxyConfig, options: ProxyOptions = {})
   const tracing = createTracing(config.tracing, {
     exporter: options.exporter,
     log,
+    tail: settings?.tail,
     sampler: new EdgeSampler(samplerFromSettings(config.tracing.sampler), {
       maxTracesPerSecond: settings?.maxTracesPerSecond,
-      recordForTail: settings !== undefined &&
-        (settings.tail.errors || settings.tail.slowerThanMs !== undefined),
+      recordForTail: settings !== undefined && tailRulesOn(settings.tail),
     }),
   });
   const forwarder = settings && { tracing, settings, log, send: options.fetch ?? fetch };
@@ -221,7 +214,7 @@ async function answer(
 
 /**
  * Ends the spans with the response: at once when nothing will be exported, else once the body
- * has streamed, judging the tail rules for a request that was not head-sampled.
+ * has streamed, the tail rules judging a request that was not head-sampled.
  */
 function finish(
   settings: ProxySettings,
@@ -229,37 +222,22 @@ function finish(
   { response, upstreamFailed, client }: Outcome,
   info: ProxyRequestInfo,
 ): Response {
-  const headSampled = isSampled(server.span);
-  // With a slowness rule only the end can tell; otherwise the outcome so far decides.
-  const tailMayKeep = settings.tail.slowerThanMs !== undefined ||
-    tailReason(settings.tail, {
-        status: response.status,
-        upstreamFailed,
-        threw: server.errored,
-        durationMs: 0,
-      }) !== undefined;
-  if (!server.span.isRecording() || (!headSampled && !tailMayKeep)) {
-    // Untraced, or recorded for a tail rule the response already rules out: the client span is
-    // not exported either, and nothing waits for the body. (So without a slowness rule, an
-    // untraced 2xx whose body the upstream then breaks is not kept.)
+  const ending = endingFor(server, settings.tail, {
+    status: response.status,
+    upstreamFailed,
+    threw: server.errored,
+  });
+  if (ending.kind === "now") {
+    // The client span is not exported either. (So without a slowness rule, an untraced 2xx
+    // whose body the upstream then breaks is not kept.)
     client?.discard();
-    return server.finish(response, { discard: true });
+    return server.finish(response, { ending });
   }
   return server.finish(response, {
+    ending,
     waitUntil: info.waitUntil,
     bodyEnd: info.bodyEnd,
-    beforeEnd(outcome, span) {
-      client?.end(outcome);
-      if (!headSampled) {
-        const reason = tailReason(settings.tail, {
-          status: response.status,
-          upstreamFailed,
-          threw: server.errored || outcome.kind === "error",
-          durationMs: Date.now() - server.startedAt,
-        });
-        if (reason !== undefined) span.setAttribute(ATTR_SAMPLING_REASON, reason);
-      }
-    },
+    beforeEnd: (outcome) => client?.end(outcome),
   });
 }
 

@@ -1,9 +1,9 @@
 /** The proxy's settings: where to forward, how to sample, plus the shared tracing settings. */
 import { type ConfigError, EnvReader, type EnvSource } from "../src/config/env.ts";
 import { readTracingSettingsWith, type TracingSettings } from "../src/config/settings.ts";
+import { readTailRules, type TailRules } from "../src/sampling/tail.ts";
 import type { InboundContextMode } from "../src/tracing/server.ts";
 import { parseRoutes, type RouteTable } from "./routes.ts";
-import type { TailRules } from "./sampling.ts";
 
 export interface ProxySettings {
   readonly routes: RouteTable;
@@ -49,7 +49,6 @@ export function readProxyConfig(env: EnvSource): ProxyConfig {
   };
   const routes = parseRoutes(reader);
   const maxTraces = reader.number("TRACEGATE_MAX_TRACES_PER_SECOND", 0, { min: 0 });
-  const slower = reader.integer("TRACEGATE_TAIL_SLOWER_THAN_MS", 0, { min: 0 });
   const settings: Omit<ProxySettings, "routes"> = {
     upstreamTimeoutMs: reader.integer("TRACEGATE_UPSTREAM_TIMEOUT_MS", 30_000, {
       min: 1,
@@ -64,10 +63,7 @@ export function readProxyConfig(env: EnvSource): ProxyConfig {
     forceToken: reader.string("TRACEGATE_FORCE_TOKEN"),
     ignorePaths: reader.list("TRACEGATE_IGNORE_PATHS"),
     maxTracesPerSecond: maxTraces > 0 ? maxTraces : undefined,
-    tail: {
-      errors: reader.boolean("TRACEGATE_TAIL_ERRORS", true),
-      slowerThanMs: slower > 0 ? slower : undefined,
-    },
+    tail: readTailRules(reader, true),
   };
   const fatal = reader.errors.filter((error) => FATAL.has(error.variable));
   const warnings = reader.errors.filter((error) => !FATAL.has(error.variable));

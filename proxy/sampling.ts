@@ -10,11 +10,11 @@ import {
   type Link,
   type SpanKind,
   trace,
-  TraceFlags,
 } from "@opentelemetry/api";
 import type { Attributes } from "@opentelemetry/api";
 import { type Sampler, SamplingDecision, type SamplingResult } from "@opentelemetry/sdk-trace-base";
-import { ATTR_SAMPLING_REASON, type TailReason } from "../src/sampling/reason.ts";
+import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
+import { followLocalParent } from "../src/sampling/tail.ts";
 import { withThreshold } from "../src/sampling/threshold.ts";
 
 /** What the proxy knows of a request before its span starts, carried in the Context. */
@@ -63,19 +63,10 @@ export class EdgeSampler implements Sampler {
     attributes: Attributes,
     links: Link[],
   ): SamplingResult {
-    const parent = trace.getSpan(ctx);
-    const parentContext = parent?.spanContext();
     // Spans under the proxy's own server span follow it: sampled, record-only or neither.
-    if (
-      parent && parentContext && !parentContext.isRemote && trace.isSpanContextValid(parentContext)
-    ) {
-      if (parentContext.traceFlags & TraceFlags.SAMPLED) {
-        return { decision: SamplingDecision.RECORD_AND_SAMPLED };
-      }
-      return {
-        decision: parent.isRecording() ? SamplingDecision.RECORD : SamplingDecision.NOT_RECORD,
-      };
-    }
+    const local = followLocalParent(ctx);
+    if (local) return local;
+    const parentContext = trace.getSpanContext(ctx);
     const facts = ctx.getValue(FACTS) as RequestFacts | undefined;
     // Any decision but the root sampler's own says nothing of a probability: no `ot=th:`.
     const withoutThreshold = withThreshold(parentContext?.traceState, undefined);
@@ -156,23 +147,4 @@ export function isIgnoredPath(pathname: string, patterns: readonly string[]): bo
     }
   }
   return false;
-}
-
-/** Why a request that was not head-sampled is kept anyway; undefined when it is not. */
-
-export interface TailRules {
-  readonly errors: boolean;
-  readonly slowerThanMs?: number;
-}
-
-export function tailReason(
-  rules: TailRules,
-  outcome: { status: number; upstreamFailed: boolean; threw: boolean; durationMs: number },
-): TailReason | undefined {
-  if (rules.errors) {
-    if (outcome.upstreamFailed) return "upstream_failure";
-    if (outcome.threw || outcome.status >= 500) return "error";
-  }
-  if (rules.slowerThanMs !== undefined && outcome.durationMs > rules.slowerThanMs) return "slow";
-  return undefined;
 }

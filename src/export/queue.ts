@@ -18,9 +18,7 @@ import type {
   SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import type { QueueSettings } from "../config/settings.ts";
-// A local root not head-sampled carries a reason only when a tail rule kept it; its record-only
-// descendants are exported with it.
-import { ATTR_SAMPLING_REASON } from "../sampling/reason.ts";
+import { tailVerdict } from "../sampling/tail.ts";
 
 export interface DropCounts {
   /** The queue was full when the span ended. */
@@ -99,11 +97,12 @@ export class ExportQueue implements SpanProcessor {
     }
     const traceId = spanContext.traceId;
     const held = this.#awaitingDecision.get(traceId);
-    if (span.attributes[ATTR_SAMPLING_REASON] !== undefined) {
+    const verdict = tailVerdict(span);
+    if (verdict === "kept") {
       this.#release(traceId, held);
       for (const kept of held ?? []) this.#enqueue(kept);
       this.#enqueue(span);
-    } else if (isLocalRoot(span)) {
+    } else if (verdict === "dropped") {
       this.#release(traceId, held);
     } else if (this.#awaitingCount + this.#queue.length >= this.#options.maxQueueSize) {
       this.#drop("queueFull", 1);
@@ -356,9 +355,4 @@ function outcomeExporter(exporter: SpanExporter | OutcomeExporter): OutcomeExpor
       }),
     shutdown: () => exporter.shutdown(),
   };
-}
-
-/** The first span of the trace in this process: its parent, if any, came from another process. */
-function isLocalRoot(span: ReadableSpan): boolean {
-  return span.parentSpanContext === undefined || span.parentSpanContext.isRemote === true;
 }

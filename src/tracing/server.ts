@@ -24,7 +24,8 @@ import { type BodyEndSignal, type BodyOutcome, onBodyEnd } from "../http/body_en
 import { handBackHeaders } from "../http/handback.ts";
 import { type RequestIdPolicy, resolveRequestId } from "../http/request_id.ts";
 import { headersGetter, traceparentOf } from "../propagation/mod.ts";
-import { type ForceHeader, reasonOf } from "../sampling/reason.ts";
+import { ATTR_SAMPLING_REASON, type ForceHeader, reasonOf } from "../sampling/reason.ts";
+import type { SpanEnding } from "../sampling/tail.ts";
 import { accessLogLine, debugLine, type FinishedRequest } from "./request_log.ts";
 import { withRequestId } from "./request_id_context.ts";
 import { linked } from "./linked_context.ts";
@@ -56,7 +57,16 @@ export interface ServerSpanStart {
   readonly ignoredPath?: boolean;
 }
 
-export interface ServerSpanEnd {
+/** How the span ends, from `endingFor` (the tail rules): at once, or once the body has streamed. */
+export type ServerSpanEnd =
+  | (
+    & { readonly ending: Extract<SpanEnding, { kind: "now" }> }
+    & { readonly [K in keyof BodyEnd]?: never }
+  )
+  | ({ readonly ending: Extract<SpanEnding, { kind: "withBody" }> } & BodyEnd);
+
+/** What ending with the body needs. */
+export interface BodyEnd {
   /**
    * How the runtime tells that the response body has been sent (Deno's `info.completed`,
    * workerd's native pipe); without it a JavaScript stream wraps the body.
@@ -70,11 +80,6 @@ export interface ServerSpanEnd {
    * Without it the export simply runs in the background.
    */
   readonly waitUntil?: (work: Promise<void>) => void;
-  /**
-   * End the span now rather than when the body has streamed: for a span recorded only in case a
-   * tail rule keeps it, once the response shows no rule can.
-   */
-  readonly discard?: boolean;
 }
 
 export class ServerSpan {
@@ -152,10 +157,10 @@ export class ServerSpan {
    * Records the response, adds the request id and hand-back headers, and ends the span when the
    * body has finished streaming (or was cancelled, or failed).
    */
-  finish(response: Response, end: ServerSpanEnd = {}): Response {
+  finish(response: Response, end: ServerSpanEnd): Response {
     const { span } = this;
     const settings = this.#tracing.http;
-    if (span.isRecording() && !end.discard) {
+    if (end.ending.kind === "withBody" && span.isRecording()) {
       this.#recordRequest();
       if (this.#route !== undefined) {
         span.updateName(spanNameFor(this.#method, this.#route));
@@ -172,13 +177,14 @@ export class ServerSpan {
       handBackHeaders(headers, traceparentOf(this.context), settings);
     });
 
-    if (end.discard || (!span.isRecording() && end.beforeEnd === undefined)) {
+    if (end.ending.kind === "now" || (!span.isRecording() && end.beforeEnd === undefined)) {
       // Nothing that will be exported, so nothing waits for the body or needs a flush.
       this.#unreadBodies.endAll();
       span.end();
       this.#logEnd(response.status);
       return headed;
     }
+    const { ending } = end;
     let settle: ((exported: Promise<void>) => void) | undefined;
     end.waitUntil?.(new Promise<void>((resolve) => (settle = resolve)));
     return onBodyEnd(headed, (outcome) => {
@@ -186,6 +192,8 @@ export class ServerSpan {
         if (outcome.kind === "error") recordFailure(span, outcome.error);
         if (outcome.kind === "cancelled") markClientDisconnected(span, outcome.bytes);
         end.beforeEnd?.(outcome, span);
+        const reason = ending.kind === "withBody" ? ending.reasonAt?.(outcome) : undefined;
+        if (reason !== undefined) span.setAttribute(ATTR_SAMPLING_REASON, reason);
       } finally {
         this.#unreadBodies.endAll();
         span.end();

@@ -19,6 +19,7 @@ import { createSpanExporter } from "../export/exporter.ts";
 import { ExportQueue } from "../export/queue.ts";
 import { createPropagator } from "../propagation/mod.ts";
 import { samplerFromSettings } from "../sampling.ts";
+import { NO_TAIL_RULES, type TailRules } from "../sampling/tail.ts";
 import { UnreadBodies } from "./unread_bodies.ts";
 
 export const TRACER_NAME = "tracegate";
@@ -48,6 +49,11 @@ export type TracingOptions = ProviderOptions & {
   readonly log?: (line: string) => void;
   /** Where access-log lines go. Default: console.log. */
   readonly writeAccessLog?: (line: string) => void;
+  /**
+   * The tail rules server spans end by (default: none). The sampler must record what it does not
+   * sample for them to apply: `TailRecordingSampler` does.
+   */
+  readonly tail?: TailRules;
 };
 
 export interface Tracing {
@@ -57,6 +63,8 @@ export interface Tracing {
   readonly http: HttpPolicy;
   /** The sampler the settings name (what a debug line explains a decision by). */
   readonly sampler: SamplerSettings;
+  /** Which requests not head-sampled are kept at their end. */
+  readonly tail: TailRules;
   readonly log: (line: string) => void;
   readonly writeAccessLog: (line: string) => void;
   /** Present when tracegate built the provider (not when one was passed in). */
@@ -85,6 +93,7 @@ function quietly(work: () => Promise<unknown> | undefined, log: (line: string) =
 export function createTracing(settings: TracingSettings, options: TracingOptions = {}): Tracing {
   const log = options.log ?? console.error;
   const writeAccessLog = options.writeAccessLog ?? console.log;
+  const tail = options.tail ?? NO_TAIL_RULES;
   const propagator = createPropagator(settings.propagators);
   if (options.tracerProvider) {
     const provider = options.tracerProvider as TracerProvider & {
@@ -98,6 +107,7 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
       propagator,
       http: httpPolicy(settings.http),
       sampler: settings.sampler,
+      tail,
       log,
       writeAccessLog,
       exportEnded,
@@ -125,6 +135,7 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     propagator,
     http: httpPolicy(settings.http),
     sampler: settings.sampler,
+    tail,
     log,
     writeAccessLog,
     queue,

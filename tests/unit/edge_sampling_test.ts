@@ -17,9 +17,9 @@ import {
   carriesForceToken,
   EdgeSampler,
   isIgnoredPath,
-  tailReason,
   withRequestFacts,
 } from "../../proxy/sampling.ts";
+import { tailReason } from "../../src/sampling/tail.ts";
 import { W3CTraceState } from "../../src/propagation/tracestate.ts";
 import { samplerFromSettings } from "../../src/sampling.ts";
 
