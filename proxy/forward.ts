@@ -3,6 +3,7 @@
  * same code runs in workerd and Deno. Bodies are streamed in both directions, never buffered.
  */
 import { isToken } from "../src/http/token.ts";
+import { webSocketOf } from "../src/http/websocket.ts";
 
 export interface ForwardingOptions {
   /** The connecting client's address, appended to `X-Forwarded-For`. */
@@ -167,8 +168,7 @@ const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304
  * a `webSocket`) is returned as is, since it cannot be rebuilt.
  */
 export function downstreamResponse(upstream: Response): Response {
-  const webSocket = (upstream as Response & { webSocket?: unknown }).webSocket;
-  if (upstream.status === 101 || (webSocket !== undefined && webSocket !== null)) return upstream;
+  if (upstream.status === 101 || webSocketOf(upstream) !== undefined) return upstream;
   const headers = new Headers(upstream.headers);
   stripHopByHop(headers, false);
   return new Response(NULL_BODY_STATUSES.has(upstream.status) ? null : upstream.body, {

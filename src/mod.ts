@@ -49,5 +49,4 @@ export {
 export { type InboundContextMode, ServerSpan, type ServerSpanStart } from "./tracing/server.ts";
 export { ClientSpan, createTracedFetch } from "./tracing/client.ts";
 export { type TraceLogFields, traceLogFields } from "./tracing/log_fields.ts";
-export { ATTR_REQUEST_ID } from "./tracing/span_errors.ts";
-export { requestIdFrom, withRequestId } from "./tracing/request_id_context.ts";
+export { ATTR_REQUEST_ID, requestIdFrom, withRequestId } from "./tracing/request_id.ts";

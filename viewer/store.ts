@@ -3,7 +3,7 @@
  * of one trace may come in several exports, from several services), within fixed bounds.
  */
 import { ATTR_URL_FULL, ATTR_URL_PATH } from "@opentelemetry/semantic-conventions";
-import { ATTR_REQUEST_ID, ATTR_REQUEST_ID_BEFORE_0_2 } from "../src/tracing/span_errors.ts";
+import { ATTR_REQUEST_ID, ATTR_REQUEST_ID_BEFORE_0_2 } from "../src/tracing/request_id.ts";
 import { hexOfBytes } from "./otlp/fields.ts";
 import { type Attributes, type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { byStart, compareNanos } from "./tree.ts";

@@ -11,7 +11,7 @@ import {
   ATTR_URL_PATH,
 } from "@opentelemetry/semantic-conventions";
 import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
-import { ATTR_REQUEST_ID, ATTR_REQUEST_ID_BEFORE_0_2 } from "../src/tracing/span_errors.ts";
+import { ATTR_REQUEST_ID, ATTR_REQUEST_ID_BEFORE_0_2 } from "../src/tracing/request_id.ts";
 import { type AttrValue, type DecodedSpan, serviceOf } from "./otlp/spans.ts";
 import { attrText, type StoredTrace } from "./store.ts";
 import { spanForest, type SpanNode } from "./tree.ts";

@@ -3,6 +3,7 @@
  * signal where it has one (a `BodyEndSignal` passed in by the runtime's entry or middleware), else
  * through a JavaScript stream wrapped around the body.
  */
+import { webSocketOf } from "./websocket.ts";
 
 export type BodyEndKind = "complete" | "cancelled" | "error";
 
@@ -50,7 +51,7 @@ export function onBodyEnd(
       // The observer's failure must not reach the response.
     }
   };
-  if (response.body === null || response.status < 200 || carriesWebSocket(response)) {
+  if (response.body === null || response.status < 200 || webSocketOf(response) !== undefined) {
     once({ kind: "complete", bytes: 0 });
     return response;
   }
@@ -123,8 +124,4 @@ export function smallBodiesThrough(signal: BodyEndSignal): BodyEndSignal {
       ? signal(response, done)
       : streamBodyEnd(response, done);
   };
-}
-
-function carriesWebSocket(response: Response): boolean {
-  return (response as Response & { webSocket?: unknown }).webSocket != null;
 }

@@ -12,9 +12,9 @@ import {
 } from "../http/attributes.ts";
 import { type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
 import { headersSetter } from "../propagation/mod.ts";
-import { requestIdFrom } from "./request_id_context.ts";
+import { ATTR_REQUEST_ID, requestIdFrom } from "./request_id.ts";
 import { ATTR_BODY_UNREAD, unreadBodiesIn } from "./unread_bodies.ts";
-import { ATTR_REQUEST_ID, errorTypeOf, markError, recordFailure } from "./span_errors.ts";
+import { errorTypeOf, markError, recordFailure } from "./span_errors.ts";
 import { isSampled } from "./sampled.ts";
 import type { Tracing } from "./setup.ts";
 

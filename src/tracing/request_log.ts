@@ -12,7 +12,7 @@ import {
   type ForceHeader,
   type SamplingReason,
 } from "../sampling/reason.ts";
-import { ATTR_REQUEST_ID } from "./span_errors.ts";
+import { ATTR_REQUEST_ID } from "./request_id.ts";
 
 /** One finished request, as the log lines tell it. */
 export interface FinishedRequest {

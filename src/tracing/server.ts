@@ -27,12 +27,13 @@ import { headersGetter, traceparentOf } from "../propagation/mod.ts";
 import { ATTR_SAMPLING_REASON, type ForceHeader, reasonOf } from "../sampling/reason.ts";
 import type { SpanEnding } from "../sampling/tail.ts";
 import { accessLogLine, debugLine, type FinishedRequest } from "./request_log.ts";
-import { withRequestId } from "./request_id_context.ts";
+import { ATTR_REQUEST_ID, withRequestId } from "./request_id.ts";
 import { linked } from "./linked_context.ts";
 import { isSampled } from "./sampled.ts";
 import { UnreadBodies, withUnreadBodies } from "./unread_bodies.ts";
-import { ATTR_REQUEST_ID, markError, recordFailure } from "./span_errors.ts";
+import { markError, recordFailure } from "./span_errors.ts";
 import type { Tracing } from "./setup.ts";
+import { webSocketOf } from "../http/websocket.ts";
 
 /**
  * What the inbound trace context is to the server span: its parent (`continue`), a link from a
@@ -276,9 +277,9 @@ function withHeaders(response: Response, set: (headers: Headers) => void): Respo
     set(response.headers);
     return response;
   } catch {
-    const webSocket = (response as Response & { webSocket?: unknown }).webSocket;
-    if (response.status === 101 && webSocket == null) return response;
-    const copy = webSocket == null
+    const webSocket = webSocketOf(response);
+    if (response.status === 101 && webSocket === undefined) return response;
+    const copy = webSocket === undefined
       ? new Response(response.body, response)
       : new Response(null, { status: 101, headers: response.headers, webSocket } as ResponseInit);
     set(copy.headers);

@@ -1,15 +1,5 @@
 import { type Span, SpanStatusCode } from "@opentelemetry/api";
 
-/**
- * The attribute holding the request id (`X-Request-ID` by default) on server and client spans.
- * In tracegate's own namespace: the semantic conventions define no request id, and `http.*` is
- * theirs to define.
- */
-export const ATTR_REQUEST_ID = "tracegate.request.id";
-
-/** The name tracegate 0.1 used; the viewer still reads it from spans older versions export. */
-export const ATTR_REQUEST_ID_BEFORE_0_2 = "http.request.id";
-
 /** `error.type` for a thrown value: the error's class name, as the semantic conventions ask. */
 export function errorTypeOf(error: unknown): string {
   if (error instanceof Error) return error.name || "Error";
