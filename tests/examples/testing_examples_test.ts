@@ -77,6 +77,13 @@ Deno.test("example testing-hono-node: node:test against the middleware on @hono/
   assert.match(stdout, /# pass 2\n# fail 0/);
 });
 
+Deno.test("example testing-hono-node under Bun: the same node:test file, run by bun test", async () => {
+  await using dir = await installExample("testing-hono-node");
+  await run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "bun@1.4.4"], dir);
+  const { stderr } = await run(["node_modules/.bin/bun", "test", "test/app.test.js"], dir);
+  assert.match(stderr, / 2 pass\n 0 fail/);
+});
+
 Deno.test("example testing-worker: node:test and vitest against the proxy Worker in workerd", async () => {
   await using dir = await installExample("testing-worker");
   // wrangler and Miniflare need Node 22; npm provides it where the machine has an older one.

@@ -1,4 +1,4 @@
-// The app under node:test, served by @hono/node-server on 127.0.0.1 like in production.
+// The app under node:test (Node 20+, or `bun test`), served by @hono/node-server on 127.0.0.1.
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, test } from "node:test";
