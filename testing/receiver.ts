@@ -86,7 +86,10 @@ export async function startTraceReceiver(
     get spans() {
       return collector.spans;
     },
-    trace: (traceId) => receivedTrace(traceId, spansOf(traceId, collector.spans)),
+    trace(traceId) {
+      const id = traceId.toLowerCase();
+      return receivedTrace(id, spansOf(id, collector.spans));
+    },
     waitForTrace(traceId, { spans: count = 1, ...wait } = {}) {
       const id = traceId.toLowerCase();
       return collector.waitFor(

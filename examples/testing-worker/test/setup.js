@@ -17,14 +17,12 @@ export async function startProxyChain() {
       TRACEGATE_UPSTREAM: upstream.url,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     },
-    host: "127.0.0.1",
-    port: 0,
   });
-  const url = await worker.ready;
+  await worker.ready;
   return {
     receiver,
     upstream,
-    url,
+    worker,
     async close() {
       await worker.dispose();
       await upstream.close();

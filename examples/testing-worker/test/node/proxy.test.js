@@ -10,7 +10,7 @@ after(() => chain.close());
 
 test("a sampled request: caller → proxy SERVER → proxy CLIENT → upstream, handed back", async () => {
   const caller = newTraceparent();
-  const response = await fetch(new URL("/orders/42", chain.url), {
+  const response = await chain.worker.dispatchFetch("http://shop.test/orders/42", {
     headers: { traceparent: caller.header },
   });
   assert.equal(await response.text(), "upstream says hi");
@@ -29,7 +29,7 @@ test("a sampled request: caller → proxy SERVER → proxy CLIENT → upstream, 
 
 test("an unsampled request is forwarded with the caller's decision, nothing handed back sampled", async () => {
   const caller = newTraceparent({ sampled: false });
-  const response = await fetch(new URL("/orders/43", chain.url), {
+  const response = await chain.worker.dispatchFetch("http://shop.test/orders/43", {
     headers: { traceparent: caller.header },
   });
   assert.equal(response.status, 200);

@@ -9,7 +9,7 @@ afterAll(() => chain.close());
 
 test("a sampled request: caller → proxy SERVER → proxy CLIENT → upstream, handed back", async () => {
   const caller = newTraceparent();
-  const response = await fetch(new URL("/orders/42", chain.url), {
+  const response = await chain.worker.dispatchFetch("http://shop.test/orders/42", {
     headers: { traceparent: caller.header },
   });
   expect(await response.text()).toBe("upstream says hi");
