@@ -8,16 +8,11 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pack } from "../../deploy/pack.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
-async function packTarball(): Promise<string> {
-  const { stdout } = await run([Deno.execPath(), "run", "-A", "deploy/pack.ts"], ROOT);
-  return stdout.trim().split("\n").at(-1)!;
-}
-
-const tarball = packTarball();
+const tarball = pack({ quiet: true }).then((packed) => packed.tarball);
 
 async function installExample(name: string): Promise<string & AsyncDisposable> {
   const dir = await Deno.makeTempDir({ prefix: `tracegate-example-${name}-` });
