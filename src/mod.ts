@@ -7,7 +7,12 @@
  * @example Continue a caller's trace around your own request handling
  * ```ts
  * import { context } from "@opentelemetry/api";
- * import { createTracing, readTracingSettings, ServerSpan } from "@tracegate/tracegate";
+ * import {
+ *   createTracing,
+ *   endingFor,
+ *   readTracingSettings,
+ *   ServerSpan,
+ * } from "@tracegate/tracegate";
  *
  * const { settings } = readTracingSettings(
  *   { OTEL_SERVICE_NAME: "orders", OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:4318" },
@@ -16,7 +21,10 @@
  * const tracing = createTracing(settings);
  * async function handle(request: Request): Promise<Response> {
  *   const server = new ServerSpan(tracing, { request, active: context.active() });
- *   return server.finish(new Response("ok"));
+ *   const response = new Response("ok");
+ *   // The tail rules say whether the span ends now or once the body has been sent.
+ *   const ending = endingFor(server, tracing.tail, { status: response.status, threw: false });
+ *   return server.finish(response, { ending });
  * }
  * ```
  *
@@ -31,6 +39,12 @@ export {
   type TracingSettings,
 } from "./config/settings.ts";
 export * from "./propagation/mod.ts";
+export {
+  endingFor,
+  type ResponseOutcome,
+  type SpanEnding,
+  type TailRules,
+} from "./sampling/tail.ts";
 export { samplerFromSettings } from "./sampling.ts";
 export { BaggageAttributesProcessor } from "./baggage_attributes.ts";
 export { ExportQueue, type QueueStats } from "./export/queue.ts";

@@ -58,12 +58,13 @@ export interface ServerSpanStart {
   readonly ignoredPath?: boolean;
 }
 
-/** How the span ends, from `endingFor` (the tail rules): at once, or once the body has streamed. */
+/**
+ * How the span ends, from `endingFor` (the tail rules): at once, or once the body has streamed.
+ * What ending with the body needs is given only with an ending that waits for the body; without
+ * any of it, either ending is accepted (the JavaScript body wrap, export in the background).
+ */
 export type ServerSpanEnd =
-  | (
-    & { readonly ending: Extract<SpanEnding, { kind: "now" }> }
-    & { readonly [K in keyof BodyEnd]?: never }
-  )
+  | ({ readonly ending: SpanEnding } & { readonly [K in keyof BodyEnd]?: never })
   | ({ readonly ending: Extract<SpanEnding, { kind: "withBody" }> } & BodyEnd);
 
 /** What ending with the body needs. */

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { tracegate, type TracegateEnv, type TracingBuildOptions } from "../../middleware/mod.ts";
+import type { SpanEnding } from "../../src/sampling/tail.ts";
+import type { ServerSpan } from "../../src/tracing/server.ts";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { serve, type TestServer } from "../support/servers.ts";
@@ -83,3 +85,16 @@ Deno.test("middleware tail rules: the slowness rule from the options keeps a slo
   // The errors rule is off unless asked for (the variable's default in the middleware).
   assert.equal(spans.filter(withPath("/unavailable")).length, 0);
 });
+
+/** Never called: `deno check` fails on any `@ts-expect-error` below that stops being an error. */
+export function serverSpanEndingsCompileAsMeant(server: ServerSpan, ending: SpanEnding): void {
+  const response = new Response("ok");
+  // @ts-expect-error waiting for the body means nothing to a span the tail rules end now
+  server.finish(response, { ending: { kind: "now" }, waitUntil: () => {} });
+  // @ts-expect-error an ending is required: the tail rules decide it
+  server.finish(response, {});
+
+  // What is meant compiles: any ending alone, and the body's options with one that waits for it.
+  server.finish(response, { ending });
+  server.finish(response, { ending: { kind: "withBody" }, waitUntil: () => {} });
+}
