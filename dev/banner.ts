@@ -1,5 +1,5 @@
 /** What `deno task dev` prints once everything runs: where each piece is and what to try. */
-import { formatTraceparent, TraceFlagBits } from "../src/propagation/traceparent.ts";
+import { newTraceparent } from "../testing/traceparent.ts";
 import type { ConfigError } from "../src/config/env.ts";
 import { DEMO_ROUTES, DEMO_SERVICE_NAME } from "./demo.ts";
 
@@ -24,11 +24,7 @@ export function banner(
   const collector = bindings.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
     bindings.OTEL_EXPORTER_OTLP_ENDPOINT;
   const path = inFrontOfDemo ? "/orders/42" : "/";
-  const traceparent = formatTraceparent({
-    traceId: randomHex(16),
-    parentId: randomHex(8),
-    flags: TraceFlagBits.SAMPLED,
-  });
+  const traceparent = newTraceparent({ sampled: true }).header;
   const forceHeader = bindings.TRACEGATE_FORCE_HEADER ?? "x-tracegate-force";
   const lines = [
     "",
@@ -55,10 +51,4 @@ export function banner(
     READY_LINE,
   ];
   return lines.join("\n");
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)))
-    .map((byte) => byte.toString(16).padStart(2, "0"))
-    .join("");
 }

@@ -63,6 +63,10 @@ export function formatTraceparent(traceparent: ParsedTraceparent): string {
   if (!PARENT_ID.test(parentId) || ALL_ZEROS.test(parentId)) {
     throw new RangeError(`invalid parent id: ${JSON.stringify(parentId)}`);
   }
-  const flagsHex = (flags & KNOWN_FLAG_BITS).toString(16).padStart(2, "0");
-  return `00-${traceId}-${parentId}-${flagsHex}`;
+  return `00-${traceId}-${parentId}-${traceFlagsHex(flags & KNOWN_FLAG_BITS)}`;
+}
+
+/** W3C trace-flags as two hex digits (`01` sampled), as traceparent and the log data model write them. */
+export function traceFlagsHex(flags: number): string {
+  return (flags & 0xff).toString(16).padStart(2, "0");
 }

@@ -1,5 +1,5 @@
 import { type Context, context, trace } from "@opentelemetry/api";
-import { traceFlagsHex } from "./request_log.ts";
+import { traceFlagsHex } from "../propagation/traceparent.ts";
 
 /** The trace fields of a log line, named as the OpenTelemetry log data model names them. */
 export interface TraceLogFields {

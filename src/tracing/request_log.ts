@@ -13,6 +13,7 @@ import {
   type SamplingReason,
 } from "../sampling/reason.ts";
 import { ATTR_REQUEST_ID } from "./request_id.ts";
+import { traceFlagsHex } from "../propagation/traceparent.ts";
 
 /** One finished request, as the log lines tell it. */
 export interface FinishedRequest {
@@ -57,9 +58,4 @@ export function accessLogLine(request: FinishedRequest): string {
     [ATTR_REQUEST_ID]: request.requestId,
     [ATTR_SAMPLING_REASON]: request.reason ?? null,
   });
-}
-
-/** W3C trace-flags as two hex digits (`01` sampled), as traceparent and the log data model write them. */
-export function traceFlagsHex(flags: number): string {
-  return (flags & 0xff).toString(16).padStart(2, "0");
 }
