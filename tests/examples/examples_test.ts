@@ -13,27 +13,24 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "smol-toml";
-import { pack } from "../../deploy/pack.ts";
 import { runWorker } from "../../dev/worker_build.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { echoServer } from "../support/servers.ts";
+import { installExample, packed, run } from "../support/example_projects.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const EXAMPLES = join(ROOT, "examples");
 const INBOUND_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const INBOUND_SPAN = "00f067aa0ba902b7";
 const REQUEST_ID = "example-request-1";
 /** The Worker's gzip size that `wrangler deploy` would upload, at most. */
 const WORKER_GZIP_LIMIT_KIB = 50;
 
-const packed = pack({ quiet: true });
-
 const DENO_JSON = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
 /** The modules the deno.json exports reach: the library; nothing else may ship. */
 async function libraryModules(): Promise<Set<string>> {
   const modules = new Set<string>();
   for (const entry of Object.values(DENO_JSON.exports as Record<string, string>)) {
-    const info = JSON.parse(await run([Deno.execPath(), "info", "--json", entry], ROOT));
+    const info = JSON.parse((await run([Deno.execPath(), "info", "--json", entry], ROOT)).stdout);
     for (const { specifier } of info.modules as { specifier: string }[]) {
       const root = new URL(`file://${ROOT}`).href;
       if (specifier.startsWith(root)) modules.add(specifier.slice(root.length));
@@ -44,19 +41,21 @@ async function libraryModules(): Promise<Set<string>> {
 const OTHER_FILES = ["README.md", "deno.json", "package.json"];
 
 Deno.test("package: JSR and npm ship the library only, with one entry per deno.json export", async () => {
-  const { tarball, jsrFiles } = await packed;
+  const { tarball, jsrFiles } = await packed();
   const library = await libraryModules();
   const isLibraryFile = (file: string) =>
     OTHER_FILES.includes(file) || library.has(file.replace(/(\.d\.ts|\.js)$/, ".ts"));
   assert.ok(jsrFiles.includes("middleware/mod.ts"), jsrFiles.join("\n"));
   assert.deepEqual(jsrFiles.filter((file) => !isLibraryFile(file)), []);
 
-  const listing = await run(["tar", "-tzf", tarball], ROOT);
+  const listing = (await run(["tar", "-tzf", tarball], ROOT)).stdout;
   const npmFiles = listing.trim().split("\n").map((line) => line.replace(/^package\//, ""));
   assert.ok(npmFiles.includes("middleware/mod.js") && npmFiles.includes("middleware/mod.d.ts"));
   assert.deepEqual(npmFiles.filter((file) => !isLibraryFile(file)), []);
 
-  const manifest = JSON.parse(await run(["tar", "-xzOf", tarball, "package/package.json"], ROOT));
+  const manifest = JSON.parse(
+    (await run(["tar", "-xzOf", tarball, "package/package.json"], ROOT)).stdout,
+  );
   assert.deepEqual(Object.keys(manifest.exports), Object.keys(DENO_JSON.exports));
   assert.equal(manifest.version, DENO_JSON.version);
   assert.equal(manifest.sideEffects, false);
@@ -64,49 +63,6 @@ Deno.test("package: JSR and npm ship the library only, with one entry per deno.j
   assert.ok(manifest.dependencies["@opentelemetry/api"]);
   assert.equal(manifest.dependencies.hono, undefined);
 });
-
-/** A fresh copy of examples/`name` with the tarball and the project's dependencies installed. */
-async function installExample(name: string): Promise<{ dir: string } & AsyncDisposable> {
-  const dir = await Deno.makeTempDir({ prefix: `tracegate-example-${name}-` });
-  for await (const entry of Deno.readDir(join(EXAMPLES, name))) {
-    if (entry.name === "node_modules" || entry.name === "dist") continue;
-    await copy(join(EXAMPLES, name, entry.name), join(dir, entry.name));
-  }
-  await run([
-    "npm",
-    "install",
-    "--no-audit",
-    "--no-fund",
-    "--loglevel=error",
-    (await packed).tarball,
-  ], dir);
-  return { dir, [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
-}
-
-async function copy(from: string, to: string): Promise<void> {
-  if ((await Deno.stat(from)).isDirectory) {
-    await Deno.mkdir(to);
-    for await (const entry of Deno.readDir(from)) {
-      await copy(join(from, entry.name), join(to, entry.name));
-    }
-  } else {
-    await Deno.copyFile(from, to);
-  }
-}
-
-async function run(args: string[], cwd: string, env: Record<string, string> = {}): Promise<string> {
-  const { code, stdout, stderr } = await new Deno.Command(args[0], {
-    args: args.slice(1),
-    cwd,
-    env: { NO_COLOR: "1", WRANGLER_SEND_METRICS: "false", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  const printed = decoder.decode(stdout) + decoder.decode(stderr);
-  if (code !== 0) throw new Error(`${args.join(" ")} exited with ${code}:\n${printed}`);
-  return printed;
-}
 
 interface App extends AsyncDisposable {
   readonly url: string;
@@ -235,7 +191,7 @@ Deno.test("example worker: plain wrangler build, small, run in workerd", async (
   await using project = await installExample("worker");
   const { dir } = project;
   // wrangler 4 needs Node >= 22; Deno runs the project's own wrangler on any machine.
-  const printed = await run(
+  const { stdout, stderr } = await run(
     [
       Deno.execPath(),
       "run",
@@ -248,6 +204,7 @@ Deno.test("example worker: plain wrangler build, small, run in workerd", async (
     ],
     dir,
   );
+  const printed = stdout + stderr;
   const gzip = Number(printed.match(/gzip: ([\d.]+) KiB/)?.[1]);
   assert.ok(gzip > 0 && gzip <= WORKER_GZIP_LIMIT_KIB, `Worker is ${gzip} KiB gzip:\n${printed}`);
   const config = parse(await Deno.readTextFile(join(dir, "wrangler.toml")));
