@@ -18,12 +18,16 @@ const native = globalThis as unknown as Partial<NativePipes>;
 
 /** The signal for a request served by workerd; call only where `IdentityTransformStream` exists. */
 export const workerdBodyEnd: BodyEndSignal = (response, done) => {
+  const source = response.body;
+  if (source === null) {
+    done({ kind: "complete", bytes: 0 });
+    return response;
+  }
   const { IdentityTransformStream, FixedLengthStream } = native as NativePipes;
   const length = response.headers.get("content-length");
   const pipe = length !== null && /^\d{1,15}$/.test(length)
     ? new FixedLengthStream(Number(length))
     : new IdentityTransformStream();
-  const source = response.body!;
   // Neither side is cancelled or aborted by the pipe's failure, so each side's state afterwards
   // tells which failed: the client's (it went away) or the source (an error).
   source.pipeTo(pipe.writable, { preventCancel: true, preventAbort: true }).then(

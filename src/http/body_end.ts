@@ -30,9 +30,10 @@ export type BodyEndSignal = (response: Response, done: BodyEndCallback) => Respo
  * The response to send, calling `done` exactly once when its body has been sent, was cancelled by
  * the consumer, or failed, as `signal` (default: the JavaScript wrap, `streamBodyEnd`) reports it.
  *
- * Responses without a body (204, 304, null body) and upgrade responses (status 1xx, or
- * Cloudflare's `webSocket`-carrying 101, which the Response constructor would refuse or strip)
- * are returned untouched, with `done` called at once as complete with 0 bytes.
+ * Upgrade responses (status 1xx, or Cloudflare's `webSocket`-carrying 101, which the Response
+ * constructor would refuse or strip) are returned untouched, with `done` called at once as
+ * complete with 0 bytes; so are responses without a body (204, 304, null body) where the signal
+ * reads the body (the JavaScript wrap, workerd's pipe). A runtime's own signal reports them sent.
  *
  * Exceptions thrown by `done` are ignored, so telemetry can never break the body it observes.
  */
@@ -51,7 +52,10 @@ export function onBodyEnd(
       // The observer's failure must not reach the response.
     }
   };
-  if (response.body === null || response.status < 200 || webSocketOf(response) !== undefined) {
+  // `response.body` is not read here: in Deno reading it turns a static body (a string, bytes)
+  // into a stream, which takes the response off Deno's native body path. Only the signals that
+  // need the body read it (and end at once when there is none).
+  if (response.status < 200 || webSocketOf(response) !== undefined) {
     once({ kind: "complete", bytes: 0 });
     return response;
   }
@@ -64,7 +68,12 @@ export function onBodyEnd(
  * JavaScript runs for every chunk, and the runtime loses its native body path: the last resort.
  */
 export const streamBodyEnd: BodyEndSignal = (response, done) => {
-  const reader = response.body!.getReader();
+  const body = response.body;
+  if (body === null) {
+    done({ kind: "complete", bytes: 0 });
+    return response;
+  }
+  const reader = body.getReader();
   let bytes = 0;
   let ended = false;
   const end = (outcome: BodyOutcome) => {

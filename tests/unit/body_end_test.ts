@@ -243,3 +243,24 @@ Deno.test("an exception thrown by done does not break the body", async (t) => {
     assert.equal(await onBodyEnd(new Response("payload"), throwing).text(), "payload");
   });
 });
+
+Deno.test("a runtime's own signal gets the response without its body being read", () => {
+  // Reading `body` turns Deno's static body (a string) into a stream, off the native body path.
+  const response = new Response("hello");
+  let bodyReads = 0;
+  const prototypeBody = Object.getOwnPropertyDescriptor(Response.prototype, "body")!;
+  Object.defineProperty(response, "body", {
+    get() {
+      bodyReads++;
+      return prototypeBody.get!.call(response);
+    },
+  });
+  const outcomes: BodyOutcome[] = [];
+  const sent = onBodyEnd(response, (outcome) => outcomes.push(outcome), (given, done) => {
+    done({ kind: "complete" });
+    return given;
+  });
+  assert.equal(sent, response);
+  assert.deepEqual(outcomes, [{ kind: "complete" }]);
+  assert.equal(bodyReads, 0);
+});
