@@ -95,8 +95,6 @@ export interface DecisionFacts {
   readonly sampler: SamplerSettings;
   readonly force?: ForceHeader;
   readonly ignoredPath?: boolean;
-  /** Whether a tail rule may still keep the request when it ends. */
-  readonly tailMayKeep?: boolean;
 }
 
 /**
@@ -133,6 +131,5 @@ export function describeDecision(facts: DecisionFacts): string {
       );
     }
   }
-  const tail = facts.tailMayKeep ? " (recorded: a tail rule may still keep it)" : "";
-  return `not traced: ${why.join("; ")}${tail}`;
+  return `not traced: ${why.join("; ")}`;
 }

@@ -4,19 +4,13 @@
  * data model (`timestamp`, `severity_text`, `body`, `trace_id`, `span_id`, `trace_flags`) and the
  * HTTP semantic conventions, so any JSON log pipeline can join it to the trace.
  */
-import { type SpanContext, TraceFlags } from "@opentelemetry/api";
-import type { SamplerSettings } from "../config/settings.ts";
-import {
-  ATTR_SAMPLING_REASON,
-  describeDecision,
-  type ForceHeader,
-  type SamplingReason,
-} from "../sampling/reason.ts";
+import { TraceFlags } from "@opentelemetry/api";
+import { ATTR_SAMPLING_REASON, type DecisionFacts, describeDecision } from "../sampling/reason.ts";
 import { ATTR_REQUEST_ID } from "./request_id.ts";
 import { traceFlagsHex } from "../propagation/traceparent.ts";
 
-/** One finished request, as the log lines tell it. */
-export interface FinishedRequest {
+/** One finished request, as the log lines tell it: what it did, and what its decision was made of. */
+export interface FinishedRequest extends DecisionFacts {
   readonly method: string;
   /** `url.path`, as recorded on the span. */
   readonly path: string;
@@ -24,12 +18,6 @@ export interface FinishedRequest {
   readonly requestId: string;
   readonly startedAt: number;
   readonly endedAt: number;
-  readonly span: SpanContext;
-  readonly reason?: SamplingReason;
-  readonly parent?: SpanContext;
-  readonly sampler: SamplerSettings;
-  readonly force?: ForceHeader;
-  readonly ignoredPath?: boolean;
 }
 
 export function debugLine(request: FinishedRequest): string {
