@@ -16,6 +16,7 @@ import { ATTR_REQUEST_ID, requestIdFrom } from "./request_id.ts";
 import { ATTR_BODY_UNREAD, unreadBodiesIn } from "./unread_bodies.ts";
 import { errorTypeOf, markError, recordFailure } from "./span_errors.ts";
 import { isSampled } from "./sampled.ts";
+import { recordAttributes } from "./recording_span.ts";
 import type { Tracing } from "./setup.ts";
 
 export class ClientSpan {
@@ -30,11 +31,7 @@ export class ClientSpan {
   /** Takes `request` over: a Request the caller built, whose headers it may change. */
   constructor(tracing: Tracing, parent: Context, request: Request) {
     this.#tracing = tracing;
-    const span = tracing.tracer.startSpan(
-      spanNameFor(request.method),
-      { kind: SpanKind.CLIENT },
-      parent,
-    );
+    const span = tracing.startSpan(spanNameFor(request.method), SpanKind.CLIENT, parent);
     this.span = span;
     const requestId = requestIdFrom(parent);
     this.#requestId = requestId;
@@ -55,18 +52,15 @@ export class ClientSpan {
     const request = this.#unrecorded;
     if (request === undefined) return;
     this.#unrecorded = undefined;
-    this.span.setAttributes(
-      clientRequestAttributes(request, this.#tracing.http.sensitiveQueryParams),
-    );
-    if (this.#requestId !== undefined) this.span.setAttribute(ATTR_REQUEST_ID, this.#requestId);
+    const attributes = clientRequestAttributes(request, this.#tracing.http.sensitiveQueryParams);
+    if (this.#requestId !== undefined) attributes[ATTR_REQUEST_ID] = this.#requestId;
+    recordAttributes(this.span, attributes);
   }
 
   /** Records the response status; ERROR on 4xx and 5xx. */
   responded(response: Response): void {
     if (!this.span.isRecording()) return;
-    this.span.setAttributes(
-      responseAttributes(response, this.#tracing.http.responseCaptures),
-    );
+    recordAttributes(this.span, responseAttributes(response, this.#tracing.http.responseCaptures));
     const status = clientStatusFor(response.status);
     if (status.code === SpanStatusCode.ERROR) {
       markError(this.span, status.errorType ?? String(response.status));

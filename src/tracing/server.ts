@@ -14,6 +14,7 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
+import { ATTR_HTTP_ROUTE } from "@opentelemetry/semantic-conventions";
 import {
   responseAttributes,
   serverRequestAttributes,
@@ -34,6 +35,7 @@ import { UnreadBodies, withUnreadBodies } from "./unread_bodies.ts";
 import { markError, recordFailure } from "./span_errors.ts";
 import type { Tracing } from "./setup.ts";
 import { webSocketOf } from "../http/websocket.ts";
+import { recordAttributes } from "./recording_span.ts";
 
 /**
  * What the inbound trace context is to the server span: its parent (`continue`), a link from a
@@ -113,11 +115,7 @@ export class ServerSpan {
     const caller = trace.getSpanContext(parent);
     this.#caller = caller?.isRemote ? caller : undefined;
     this.#method = request.method;
-    this.span = tracing.tracer.startSpan(
-      spanNameFor(request.method),
-      { kind: SpanKind.SERVER, links },
-      parent,
-    );
+    this.span = tracing.startSpan(spanNameFor(request.method), SpanKind.SERVER, parent, links);
     // A record-only span (kept only if a tail rule says so) gets its attributes once it may be
     // exported: most are discarded at the response, and attributes are the costly part.
     if (isSampled(this.span)) this.#recordRequest();
@@ -131,13 +129,14 @@ export class ServerSpan {
     this.#described = true;
     const start = this.#start;
     const settings = this.#tracing.http;
-    this.span.setAttributes(serverRequestAttributes(start.request, {
+    const attributes = serverRequestAttributes(start.request, {
       trustForwardedFor: settings.trustForwardedHeaders,
       sensitiveQueryParams: settings.sensitiveQueryParams,
       capturedRequestHeaders: settings.requestCaptures,
       clientAddress: start.clientAddress,
-    }));
-    this.span.setAttribute(ATTR_REQUEST_ID, this.requestId);
+    });
+    attributes[ATTR_REQUEST_ID] = this.requestId;
+    recordAttributes(this.span, attributes);
   }
 
   /** The matched route template (never the raw path); names the span `{METHOD} {route}`. */
@@ -164,11 +163,12 @@ export class ServerSpan {
     const settings = this.#tracing.http;
     if (end.ending.kind === "withBody" && span.isRecording()) {
       this.#recordRequest();
+      const attributes = responseAttributes(response, settings.responseCaptures);
       if (this.#route !== undefined) {
         span.updateName(spanNameFor(this.#method, this.#route));
-        span.setAttribute("http.route", this.#route);
+        attributes[ATTR_HTTP_ROUTE] = this.#route;
       }
-      span.setAttributes(responseAttributes(response, settings.responseCaptures));
+      recordAttributes(span, attributes);
       const status = serverStatusFor(response.status);
       if (status.code === SpanStatusCode.ERROR && !this.#errored) {
         markError(span, status.errorType ?? String(response.status));

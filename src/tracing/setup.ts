@@ -21,6 +21,7 @@ import { createPropagator } from "../propagation/mod.ts";
 import { samplerFromSettings } from "../sampling.ts";
 import { NO_TAIL_RULES, type TailRules } from "../sampling/tail.ts";
 import { UnreadBodies } from "./unread_bodies.ts";
+import { SpanStarter, type StartSpan } from "./span_starter.ts";
 
 export const TRACER_NAME = "tracegate";
 export const TRACER_VERSION: string = meta.version;
@@ -58,7 +59,13 @@ export type TracingOptions = ProviderOptions & {
 
 export interface Tracing {
   readonly provider: TracerProvider;
+  /** Users' spans: the SDK tracer of `provider`. */
   readonly tracer: Tracer;
+  /**
+   * tracegate's own SERVER and CLIENT spans: lean spans through the same sampler, processors and
+   * resource as `tracer` when tracegate built the provider, else `tracer`'s spans.
+   */
+  readonly startSpan: StartSpan;
   readonly propagator: TextMapPropagator;
   readonly http: HttpPolicy;
   /** The sampler the settings name (what a debug line explains a decision by). */
@@ -101,9 +108,12 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
       shutdown?: () => Promise<void>;
     };
     const exportEnded = quietly(() => provider.forceFlush?.(), log);
+    const tracer = provider.getTracer(TRACER_NAME, TRACER_VERSION);
     return endingUnreadBodies({
       provider,
-      tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
+      tracer,
+      startSpan: (name, kind, parent, links) =>
+        tracer.startSpan(name, { kind, links: links?.slice() }, parent),
       propagator,
       http: httpPolicy(settings.http),
       sampler: settings.sampler,
@@ -121,17 +131,22 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     processors.push(new BaggageAttributesProcessor(settings.http.baggageAttributes));
   }
   if (queue) processors.push(queue);
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({
-      ...settings.resourceAttributes,
-      [ATTR_SERVICE_NAME]: settings.serviceName,
-    }),
-    sampler: options.sampler ?? samplerFromSettings(settings.sampler),
-    spanProcessors: processors,
+  const resource = resourceFromAttributes({
+    ...settings.resourceAttributes,
+    [ATTR_SERVICE_NAME]: settings.serviceName,
+  });
+  const sampler = options.sampler ?? samplerFromSettings(settings.sampler);
+  const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: processors });
+  const starter = new SpanStarter({
+    sampler,
+    processors,
+    resource,
+    scope: { name: TRACER_NAME, version: TRACER_VERSION },
   });
   return endingUnreadBodies({
     provider,
     tracer: provider.getTracer(TRACER_NAME, TRACER_VERSION),
+    startSpan: starter.start,
     propagator,
     http: httpPolicy(settings.http),
     sampler: settings.sampler,

@@ -1,0 +1,97 @@
+/**
+ * Starts tracegate's own SERVER and CLIENT spans as the SDK's tracer starts spans (suppression,
+ * parent, ids, the sampler's decision, trace state, the processors' onStart/onEnding/onEnd), but
+ * as a `RecordingSpan` when recorded and the API's non-recording span (a context carrier only)
+ * when not. Used when tracegate builds the provider; the user's spans still come from the SDK
+ * tracer of that same provider, with the same sampler, processors and resource.
+ */
+import {
+  type Context,
+  INVALID_SPAN_CONTEXT,
+  type Link,
+  type Span,
+  type SpanContext,
+  type SpanKind,
+  trace,
+  TraceFlags,
+} from "@opentelemetry/api";
+import { type InstrumentationScope, isTracingSuppressed } from "@opentelemetry/core";
+import type { Resource } from "@opentelemetry/resources";
+import {
+  RandomIdGenerator,
+  type Sampler,
+  SamplingDecision,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { RecordingSpan, type SpanPipeline } from "./recording_span.ts";
+
+/** Starts a span of `kind` under the span in `parent` (or a new trace), with optional links. */
+export type StartSpan = (
+  name: string,
+  kind: SpanKind,
+  parent: Context,
+  links?: readonly Link[],
+) => Span;
+
+export interface SpanStarterOptions {
+  readonly sampler: Sampler;
+  readonly processors: readonly SpanProcessor[];
+  readonly resource: Resource;
+  readonly scope: InstrumentationScope;
+}
+
+const NO_LINKS: readonly Link[] = Object.freeze([]);
+
+export class SpanStarter implements SpanPipeline {
+  readonly resource: Resource;
+  readonly scope: InstrumentationScope;
+  readonly #sampler: Sampler;
+  readonly #processors: readonly SpanProcessor[];
+  readonly #ids = new RandomIdGenerator();
+
+  constructor(options: SpanStarterOptions) {
+    this.resource = options.resource;
+    this.scope = options.scope;
+    this.#sampler = options.sampler;
+    this.#processors = options.processors;
+  }
+
+  readonly start: StartSpan = (name, kind, context, links = NO_LINKS) => {
+    if (isTracingSuppressed(context)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+    const parent = trace.getSpanContext(context);
+    const validParent = parent !== undefined && trace.isSpanContextValid(parent)
+      ? parent
+      : undefined;
+    const traceId = validParent?.traceId ?? this.#ids.generateTraceId();
+    // The sampler sees what the SDK's tracer passes it: no attributes yet, the links as given.
+    const result = this.#sampler.shouldSample(context, traceId, name, kind, {}, links as Link[]);
+    const spanContext: SpanContext = {
+      traceId,
+      spanId: this.#ids.generateSpanId(),
+      traceFlags: result.decision === SamplingDecision.RECORD_AND_SAMPLED
+        ? TraceFlags.SAMPLED
+        : TraceFlags.NONE,
+      traceState: result.traceState ?? validParent?.traceState,
+    };
+    if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
+    const span = new RecordingSpan({
+      name,
+      kind,
+      spanContext,
+      parentSpanContext: validParent,
+      links,
+      pipeline: this,
+    });
+    if (result.attributes) span.setAttributes(result.attributes);
+    for (const processor of this.#processors) processor.onStart(span, context);
+    return span;
+  };
+
+  ending(span: RecordingSpan): void {
+    for (const processor of this.#processors) processor.onEnding?.(span);
+  }
+
+  ended(span: RecordingSpan): void {
+    for (const processor of this.#processors) processor.onEnd(span);
+  }
+}
