@@ -29,6 +29,12 @@ import {
 } from "./forward.ts";
 import { carriesForceToken, EdgeSampler, isIgnoredPath, withRequestFacts } from "./sampling.ts";
 import { upstreamUrl } from "./routes.ts";
+import {
+  type DeadlineClock,
+  DeadlineQueue,
+  ProgressDeadline,
+  TimerPerDeadline,
+} from "./deadline.ts";
 
 /** What the runtime entry supplies for one request. */
 export interface ProxyRequestInfo {
@@ -48,6 +54,11 @@ export interface ProxyOptions {
   readonly exporter?: SpanExporter;
   /** Sends the upstream request; defaults to the global `fetch`. */
   readonly fetch?: typeof fetch;
+  /**
+   * How the upstream deadlines are timed: on one timer for all (default, for a long-lived
+   * process), or a timer per request (workerd, where a timer belongs to the request that set it).
+   */
+  readonly deadlineTimers?: "shared" | "per request";
 }
 
 export interface Proxy {
@@ -83,7 +94,15 @@ export function createProxyFrom(config: ProxyConfig, options: ProxyOptions = {})
       recordForTail: settings !== undefined && tailRulesOn(settings.tail),
     }),
   });
-  const forwarder = settings && { tracing, settings, log, send: options.fetch ?? fetch };
+  const forwarder = settings && {
+    tracing,
+    settings,
+    log,
+    send: options.fetch ?? fetch,
+    deadlines: options.deadlineTimers === "per request"
+      ? new TimerPerDeadline(settings.upstreamTimeoutMs)
+      : new DeadlineQueue(settings.upstreamTimeoutMs),
+  };
   return {
     tracing,
     shutdown: () => tracing.shutdown(),
@@ -108,6 +127,7 @@ interface Forwarder {
   readonly settings: ProxySettings;
   readonly log: (line: string) => void;
   readonly send: typeof fetch;
+  readonly deadlines: DeadlineClock;
 }
 
 /** The answer to one request, and whether the upstream failed to give one. */
@@ -127,7 +147,9 @@ async function forward(
   const { settings } = proxy;
   const presented = request.headers.get(settings.forceHeader);
   const facts = {
-    forced: await carriesForceToken(presented, settings.forceToken),
+    // Awaited only when there is something to compare: most requests carry no force header.
+    forced: presented !== null && settings.forceToken !== undefined &&
+      await carriesForceToken(presented, settings.forceToken),
     ignored: isIgnoredPath(url.pathname, settings.ignorePaths),
   };
   const server = new ServerSpan(proxy.tracing, {
@@ -174,6 +196,7 @@ async function answer(
     return { response: methodNotForwarded(requestId), upstreamFailed: false };
   }
   server.setRoute(route.template);
+  const deadline = new ProgressDeadline(proxy.deadlines);
   const client = new ClientSpan(
     proxy.tracing,
     server.context,
@@ -182,13 +205,10 @@ async function answer(
       forwardedHost: url.host,
       forwardedProto: url.protocol === "https:" ? "https" : "http",
       stripHeaders: [proxy.settings.forceHeader],
+      deadline,
     }),
   );
-  const timeoutMs = proxy.settings.upstreamTimeoutMs;
-  const result = await fetchUpstream(client.request, {
-    timeoutMs,
-    fetch: info.fetch ?? proxy.send,
-  });
+  const result = await fetchUpstream(client.request, deadline, info.fetch ?? proxy.send);
   if (result.kind === "response") {
     client.responded(result.response);
     return { response: downstreamResponse(result.response), upstreamFailed: false, client };
@@ -196,7 +216,7 @@ async function answer(
   // The details name the upstream: they go to the span and the log, never to the client.
   const redacted = redactUrl(target, proxy.tracing.http.sensitiveQueryParams);
   const failure = result.kind === "timeout"
-    ? new Error(`no response headers from ${target.origin} within ${timeoutMs} ms`)
+    ? new Error(`no response headers from ${target.origin} within ${deadline.timeoutMs} ms`)
     : new Error(
       `${target.origin} is unreachable: ${describe(result.error)}`.replaceAll(
         target.href,

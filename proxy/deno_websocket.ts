@@ -23,11 +23,12 @@ const HANDSHAKE_HEADERS = [
 /**
  * A `fetch` for one upgrade request: called with the request prepared for the upstream, it
  * connects to the upstream and answers with the upgrade of `inbound`. Rejects, like `fetch`, when
- * the upstream cannot be reached or `init.signal` aborts first.
+ * the upstream cannot be reached or the request's signal aborts first.
  */
 export function webSocketBridge(inbound: Request): typeof fetch {
   return async (input, init) => {
-    const upstream = await connect(new Request(input, init), init?.signal ?? undefined);
+    const request = new Request(input, init);
+    const upstream = await connect(request, request.signal);
     try {
       const { socket, response } = Deno.upgradeWebSocket(inbound, {
         protocol: upstream.protocol || undefined,

@@ -21,7 +21,7 @@ const RELAYED_BODY_END = smallBodiesThrough(workerdBodyEnd);
 
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> {
-    proxy ??= createProxy(env);
+    proxy ??= createProxy(env, { deadlineTimers: "per request" });
     return proxy.handle(request, {
       waitUntil: (work) => ctx.waitUntil(work),
       // Set by Cloudflare's edge on every request; not forgeable by the client there.

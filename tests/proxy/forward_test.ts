@@ -5,6 +5,7 @@ import {
   fetchUpstream,
   upstreamRequest,
 } from "../../proxy/forward.ts";
+import { DeadlineQueue, ProgressDeadline, TimerPerDeadline } from "../../proxy/deadline.ts";
 import { type RouteTable, upstreamUrl } from "../../proxy/routes.ts";
 import { sha256Of } from "../support/bytes.ts";
 import { rawHttp, rawUpstream, readUntil } from "../support/raw_client.ts";
@@ -15,18 +16,21 @@ const encoder = new TextEncoder();
 
 /** The proxy as the entry points wire it, minus tracing. */
 function startProxy(routes: RouteTable, timeoutMs = 10_000): TestServer {
+  const deadlines = new DeadlineQueue(timeoutMs);
   return serve(async (request, info) => {
     const url = new URL(request.url);
     const route = routes.match(url.host, url.pathname);
     const target = route && upstreamUrl(route, url);
     if (!target) return errorResponse(404, "test");
+    const deadline = new ProgressDeadline(deadlines);
     const outbound = upstreamRequest(request, target, {
       clientAddress: info.remoteAddr.hostname,
       forwardedHost: url.host,
       forwardedProto: "http",
       stripHeaders: ["x-force-trace"],
+      deadline,
     });
-    const result = await fetchUpstream(outbound, { timeoutMs });
+    const result = await fetchUpstream(outbound, deadline);
     switch (result.kind) {
       case "response":
         return downstreamResponse(result.response);
@@ -36,6 +40,22 @@ function startProxy(routes: RouteTable, timeoutMs = 10_000): TestServer {
         return errorResponse(502, "test");
     }
   });
+}
+
+/** `fetchUpstream` of `url` as the proxy sends it, with a `timeoutMs` deadline. */
+function fetchWithin(
+  url: string,
+  timeoutMs: number,
+  init: RequestInit = {},
+  send?: (request: Request) => Promise<Response>,
+) {
+  const deadline = new ProgressDeadline(new DeadlineQueue(timeoutMs));
+  const request = upstreamRequest(new Request(url, init), new URL(url), {
+    forwardedHost: "front.test",
+    forwardedProto: "http",
+    deadline,
+  });
+  return fetchUpstream(request, deadline, send);
 }
 
 /** The request target exactly as it arrived (Deno does not normalise `request.url`). */
@@ -207,6 +227,7 @@ Deno.test("upstreamRequest strips every hop-by-hop request header", async () => 
     forwardedHost: "front.example",
     forwardedProto: "https",
     stripHeaders: ["X-Trace-Force"],
+    deadline: new ProgressDeadline(new TimerPerDeadline(10_000)),
   });
   assert.equal(outbound.url, "http://10.0.0.1:9000/base/in?q");
   assert.equal(outbound.method, "POST");
@@ -235,6 +256,7 @@ Deno.test("upstreamRequest keeps a WebSocket upgrade and drops other Connection 
     clientAddress: "198.51.100.1",
     forwardedHost: "front.example",
     forwardedProto: "http",
+    deadline: new ProgressDeadline(new TimerPerDeadline(10_000)),
   });
   assert.equal(outbound.headers.get("connection"), "Upgrade");
   assert.equal(outbound.headers.get("upgrade"), "websocket");
@@ -348,15 +370,13 @@ Deno.test("a 4 MiB body streams up and down in chunks, byte for byte", async () 
 });
 
 Deno.test("a refused connection is unreachable", async () => {
-  const result = await fetchUpstream(new Request(`http://127.0.0.1:${closedPort()}/`), {
-    timeoutMs: 10_000,
-  });
+  const result = await fetchWithin(`http://127.0.0.1:${closedPort()}/`, 10_000);
   assert.equal(result.kind, "unreachable");
 });
 
 Deno.test("a connection closed before the response headers is unreachable", async () => {
   using upstream = rawUpstream(() => Promise.resolve());
-  const result = await fetchUpstream(new Request(`${upstream.url}/`), { timeoutMs: 10_000 });
+  const result = await fetchWithin(`${upstream.url}/`, 10_000);
   assert.equal(result.kind, "unreachable");
   assert.match(await upstream.served, /^GET \/ HTTP\/1\.1/);
 });
@@ -366,7 +386,7 @@ Deno.test("an upstream holding its headers times out and the request is aborted"
   using upstream = rawUpstream(async (conn) => {
     await readUntil(conn, () => false);
   });
-  const result = await fetchUpstream(new Request(`${upstream.url}/slow`), { timeoutMs: 100 });
+  const result = await fetchWithin(`${upstream.url}/slow`, 100);
   assert.equal(result.kind, "timeout");
   // Resolves only once the proxy closed the connection: the upstream request was aborted.
   assert.match(await upstream.served, /^GET \/slow HTTP\/1\.1/);
@@ -382,12 +402,11 @@ Deno.test("an upload that stops moving times out like silent headers", async () 
       controller.enqueue(encoder.encode("the first chunk, then nothing"));
     },
   });
-  const request = new Request(`${upstream.url}/upload`, {
+  const result = await fetchWithin(`${upstream.url}/upload`, 100, {
     method: "POST",
     body: stalled,
     duplex: "half",
   } as RequestInit);
-  const result = await fetchUpstream(request, { timeoutMs: 100 });
   assert.equal(result.kind, "timeout");
   assert.match(await upstream.served, /^POST \/upload HTTP\/1\.1/);
 });
@@ -408,12 +427,9 @@ Deno.test("the timeout covers the headers only, not a slow body", async () => {
   });
   const signals: AbortSignal[] = [];
   const started = performance.now();
-  const result = await fetchUpstream(new Request(`${upstream.url}/`), {
-    timeoutMs,
-    fetch: (input, init) => {
-      if (init?.signal) signals.push(init.signal);
-      return fetch(input, init);
-    },
+  const result = await fetchWithin(`${upstream.url}/`, timeoutMs, {}, (request) => {
+    signals.push(request.signal);
+    return fetch(request);
   });
   assert.equal(result.kind, "response");
   assert.equal(await result.response.text(), "first second");

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { EnvReader } from "../../src/config/env.ts";
-import { parseRoutes, type RouteTable, upstreamUrl } from "../../proxy/routes.ts";
+import { normalizePath, parseRoutes, type RouteTable, upstreamUrl } from "../../proxy/routes.ts";
 import { routeTable } from "../support/route_table.ts";
+import { seededRandom } from "../support/seeded_random.ts";
 
 /** The single error a bad configuration produces; parseRoutes must also return undefined. */
 function failure(env: Record<string, string>) {
@@ -170,6 +171,82 @@ Deno.test("matching uses the path as the URL parser normalises it", () => {
   assert.equal(routes.match(undefined, "/api/%2e%2E/admin")?.base.host, "root.test");
   assert.equal(routes.match(undefined, "/x/../api/y")?.base.host, "api.test");
   assert.equal(routes.match(undefined, "/x\\..\\api")?.base.host, "api.test");
+});
+
+/** The URL parser's normal form of a path: what normalizePath's shortcut must agree with. */
+function parserNormalForm(path: string): string {
+  const url = new URL("http://route.invalid/");
+  url.pathname = path;
+  return url.pathname;
+}
+
+Deno.test("normalizePath agrees with the URL parser on every path", async (t) => {
+  await t.step("paths that look normal but are not", () => {
+    for (
+      const path of [
+        "/a/./b",
+        "/a/../b",
+        "/a/%2e/b",
+        "/a/%2E%2e",
+        "/a/.%2e/",
+        "/..",
+        "/a b",
+        "/a\\b",
+        "/é",
+        "/a?b",
+        "/a#b",
+        "/a|b",
+        "/a^b",
+        "/{x}",
+        "/`",
+        "/a\tb",
+        "a",
+        "",
+      ]
+    ) {
+      assert.equal(normalizePath(path), parserNormalForm(path), JSON.stringify(path));
+    }
+  });
+  await t.step("random paths", () => {
+    const pieces = [
+      "/",
+      "/",
+      "/",
+      ".",
+      "..",
+      "%2e",
+      "%2E",
+      "%2f",
+      "%5C",
+      "%",
+      "%zz",
+      "%41",
+      "\\",
+      "a",
+      "Z9",
+      "-_~",
+      "!$&'()*+,;=",
+      ":@",
+      " ",
+      "?",
+      "#",
+      "é",
+      "\t",
+      "|^",
+      "[]",
+      "{}",
+      "`",
+      '"<>',
+      "\u0000",
+    ];
+    const random = seededRandom(8);
+    for (let i = 0; i < 20_000; i++) {
+      let path = random() < 0.9 ? "/" : "";
+      const length = Math.floor(random() * 12);
+      for (let j = 0; j < length; j++) path += pieces[Math.floor(random() * pieces.length)];
+      assert.equal(normalizePath(path), parserNormalForm(path), JSON.stringify(path));
+    }
+  });
 });
 
 Deno.test("the full path is forwarded under the base path, with the query", () => {
