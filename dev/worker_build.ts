@@ -2,10 +2,9 @@
  * Builds the proxy Worker exactly as `wrangler deploy` does (`--dry-run --outdir`) and runs the
  * output in the real workerd runtime through Miniflare. Shared by `deno task dev` and the tests.
  */
-import { Miniflare } from "miniflare";
+import { Miniflare, type WorkerdStructuredLog } from "miniflare";
 import { parse } from "smol-toml";
-import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -106,24 +105,33 @@ export async function runWorker(
   built: BuiltWorker,
   options: WorkerRunOptions,
 ): Promise<RunningWorker> {
+  const mainModule = basename(built.scriptPath);
+  const env = Object.fromEntries(
+    Object.entries(options.bindings).map(([name, value]) => [name, { type: "text", value }]),
+  );
   const mf = new Miniflare({
-    modules: true,
-    scriptPath: built.scriptPath,
-    modulesRoot: dirname(built.scriptPath),
-    compatibilityDate: built.compatibilityDate,
-    compatibilityFlags: built.compatibilityFlags,
-    bindings: options.bindings,
     host: "127.0.0.1",
     port: options.port ?? 0,
-    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-      for (const stream of [stdout, stderr]) {
-        const decoder = new TextDecoder();
-        stream.on(
-          "data",
-          (chunk: Uint8Array) => options.onOutput?.(decoder.decode(chunk, { stream: true })),
-        );
-      }
+    // No other local Worker binds to this one: nothing to register in the shared dev registry.
+    enableDevRegistry: false,
+    handleStructuredLogs({ message }: WorkerdStructuredLog) {
+      options.onOutput?.(`${message}\n`);
     },
+    workers: [{
+      config: {
+        name: "tracegate-proxy",
+        compatibilityDate: built.compatibilityDate,
+        compatibilityFlags: built.compatibilityFlags,
+        manifest: {
+          mainModule,
+          modulesRoot: built.outdir,
+          modules: {
+            [mainModule]: { type: "esm", contents: await Deno.readTextFile(built.scriptPath) },
+          },
+        },
+        env,
+      },
+    }],
   });
   const url = await mf.ready;
   const close = () => mf.dispose();
