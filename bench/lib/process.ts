@@ -5,6 +5,9 @@
  */
 import { TextLineStream } from "./lines.ts";
 
+/** The configuration `deno task bench` runs with: deno.json's imports plus the bench-only ones. */
+export const BENCH_CONFIG = "deno.test.jsonc";
+
 export interface ServerProcess extends AsyncDisposable {
   readonly pid: number;
   readonly url: string;
@@ -30,14 +33,14 @@ export interface StartOptions {
 const LISTENING = /listening (?:on )?(http:\/\/\S+)((?: \w+=\S+)*)/;
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** Runs `deno run <flags> <script> <args>` from the repository root. */
+/** Runs `deno run --config BENCH_CONFIG <flags> <script> <args>` from the repository root. */
 export async function startServer(
   script: string,
   args: readonly string[] = [],
   options: StartOptions = {},
 ): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...(options.flags ?? ["--allow-all"]), script, ...args],
+    args: ["run", "--config", BENCH_CONFIG, ...(options.flags ?? ["--allow-all"]), script, ...args],
     cwd: new URL("../../", import.meta.url),
     env: { NO_COLOR: "1", WRANGLER_SEND_METRICS: "false", ...options.env },
     stdin: "null",

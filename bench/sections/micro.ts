@@ -3,6 +3,7 @@
  * is Deno's mean time per iteration; ratios are to the group's baseline in the same run.
  */
 import { formatSpread } from "../lib/stats.ts";
+import { BENCH_CONFIG } from "../lib/process.ts";
 
 interface BenchRecord {
   readonly origin: string;
@@ -41,7 +42,7 @@ export async function runMicro(
   for (let round = 0; round < rounds; round++) {
     log(`  micro round ${round + 1}/${rounds}: deno bench ${files.join(" ")}`);
     const { success, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["bench", "--allow-all", "--json", ...files],
+      args: ["bench", "--config", BENCH_CONFIG, "--allow-all", "--json", ...files],
       cwd: root,
       env: { NO_COLOR: "1" },
     }).output();
