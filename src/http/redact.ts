@@ -80,8 +80,28 @@ function folded(name: string): string {
 
 const CREDENTIAL_SET: ReadonlySet<string> = new Set(CREDENTIAL_QUERY_PARAMS.map(folded));
 
+/**
+ * Whether a name folds to a credential, remembered: the same few query names come request after
+ * request, and folding costs a lower-casing and a regex replace each. Short names only, and
+ * cleared when full, so that no stream of names can grow it.
+ */
+const credentialVerdicts = new Map<string, boolean>();
+const REMEMBERED_NAMES = 256;
+const REMEMBERED_NAME_LENGTH = 64;
+
+function isCredential(name: string): boolean {
+  let verdict = credentialVerdicts.get(name);
+  if (verdict !== undefined) return verdict;
+  verdict = CREDENTIAL_SET.has(folded(name));
+  if (name.length <= REMEMBERED_NAME_LENGTH) {
+    if (credentialVerdicts.size === REMEMBERED_NAMES) credentialVerdicts.clear();
+    credentialVerdicts.set(name, verdict);
+  }
+  return verdict;
+}
+
 function isSensitive(name: string, sensitive: ReadonlySet<string>): boolean {
-  return sensitive.has(name) || CREDENTIAL_SET.has(folded(name));
+  return sensitive.has(name) || isCredential(name);
 }
 
 declare const sensitiveBrand: unique symbol;

@@ -1,6 +1,5 @@
 import {
   type Context,
-  isSpanContextValid,
   type TextMapGetter,
   type TextMapPropagator,
   type TextMapSetter,
@@ -8,8 +7,9 @@ import {
 } from "@opentelemetry/api";
 import { isTracingSuppressed } from "@opentelemetry/core";
 import { isTraceRandom, withTraceRandomness } from "./randomness.ts";
-import { formatTraceparent, parseTraceparent, TraceFlagBits } from "./traceparent.ts";
+import { parseTraceparent, TraceFlagBits, writeTraceparent } from "./traceparent.ts";
 import { W3CTraceState } from "./tracestate.ts";
+import { isValidSpanContext, knownValid } from "./valid_span_context.ts";
 
 export const TRACEPARENT_HEADER = "traceparent";
 export const TRACESTATE_HEADER = "tracestate";
@@ -32,13 +32,16 @@ export class TraceContextPropagator implements TextMapPropagator {
   extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {
     const parent = parseTraceparent(getter.get(carrier, TRACEPARENT_HEADER));
     if (parent === undefined) return context;
-    const withParent = trace.setSpanContext(context, {
-      traceId: parent.traceId,
-      spanId: parent.parentId,
-      traceFlags: parent.flags & TraceFlagBits.SAMPLED,
-      isRemote: true,
-      traceState: W3CTraceState.parse(getter.get(carrier, TRACESTATE_HEADER)),
-    });
+    const withParent = trace.setSpanContext(
+      context,
+      knownValid({
+        traceId: parent.traceId,
+        spanId: parent.parentId,
+        traceFlags: parent.flags & TraceFlagBits.SAMPLED,
+        isRemote: true,
+        traceState: W3CTraceState.parse(getter.get(carrier, TRACESTATE_HEADER)),
+      }),
+    );
     const random = (parent.flags & TraceFlagBits.RANDOM) !== 0;
     return withTraceRandomness(withParent, parent.traceId, random);
   }
@@ -54,10 +57,11 @@ export class TraceContextPropagator implements TextMapPropagator {
  */
 export function traceparentOf(context: Context): string | undefined {
   const spanContext = trace.getSpanContext(context);
-  if (spanContext === undefined || !isSpanContextValid(spanContext)) return undefined;
+  if (spanContext === undefined || !isValidSpanContext(spanContext)) return undefined;
   if (isTracingSuppressed(context)) return undefined;
   const random = isTraceRandom(context, spanContext.traceId) ? TraceFlagBits.RANDOM : 0;
-  return formatTraceparent({
+  // Valid span context: hex ids of the right length, not all zeros; only their case is left.
+  return writeTraceparent({
     // The API accepts upper-case hex ids; the header allows only lower case.
     traceId: spanContext.traceId.toLowerCase(),
     parentId: spanContext.spanId.toLowerCase(),

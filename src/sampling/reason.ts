@@ -13,6 +13,7 @@ import {
 } from "@opentelemetry/api";
 import { type Sampler, SamplingDecision, type SamplingResult } from "@opentelemetry/sdk-trace-base";
 import type { SamplerSettings } from "../config/settings.ts";
+import { isValidSpanContext } from "../propagation/valid_span_context.ts";
 
 /** On a local root span that is exported: why (head reasons at start, tail reasons at end). */
 export const ATTR_SAMPLING_REASON = "tracegate.sampling.reason";
@@ -63,10 +64,9 @@ export class ReasonSampler implements Sampler {
     const result = this.#sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
     if (result.decision !== SamplingDecision.RECORD_AND_SAMPLED) return result;
     const parent = trace.getSpanContext(ctx);
-    if (parent && trace.isSpanContextValid(parent) && !parent.isRemote) return result;
-    const reason = this.#parentBased && parent && trace.isSpanContextValid(parent)
-      ? this.#parentReason
-      : this.#rootReason;
+    const validParent = parent !== undefined && isValidSpanContext(parent);
+    if (validParent && !parent.isRemote) return result;
+    const reason = this.#parentBased && validParent ? this.#parentReason : this.#rootReason;
     return reason ? { ...result, attributes: { ...result.attributes, ...reason } } : result;
   }
 

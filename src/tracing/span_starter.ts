@@ -23,6 +23,7 @@ import {
   SamplingDecision,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { isValidSpanContext, knownValid } from "../propagation/valid_span_context.ts";
 import { RecordingSpan, type SpanPipeline } from "./recording_span.ts";
 
 /** Starts a span of `kind` under the span in `parent` (or a new trace), with optional links. */
@@ -59,20 +60,19 @@ export class SpanStarter implements SpanPipeline {
   readonly start: StartSpan = (name, kind, context, links = NO_LINKS) => {
     if (isTracingSuppressed(context)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parent = trace.getSpanContext(context);
-    const validParent = parent !== undefined && trace.isSpanContextValid(parent)
-      ? parent
-      : undefined;
+    const validParent = parent !== undefined && isValidSpanContext(parent) ? parent : undefined;
     const traceId = validParent?.traceId ?? this.#ids.generateTraceId();
     // The sampler sees what the SDK's tracer passes it: no attributes yet, the links as given.
     const result = this.#sampler.shouldSample(context, traceId, name, kind, {}, links as Link[]);
-    const spanContext: SpanContext = {
+    // A valid parent's trace id or a generated one, and a generated span id.
+    const spanContext: SpanContext = knownValid({
       traceId,
       spanId: this.#ids.generateSpanId(),
       traceFlags: result.decision === SamplingDecision.RECORD_AND_SAMPLED
         ? TraceFlags.SAMPLED
         : TraceFlags.NONE,
       traceState: result.traceState ?? validParent?.traceState,
-    };
+    });
     if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
     const span = new RecordingSpan({
       name,

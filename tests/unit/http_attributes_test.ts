@@ -5,6 +5,7 @@ import {
   clientStatusFor,
   normalizeMethod,
   requestHeaderCaptures,
+  requestUrlParts,
   responseAttributes,
   responseHeaderCaptures,
   type ServerRequestAttributeOptions,
@@ -154,6 +155,38 @@ Deno.test("spanNameFor: '{METHOD} {route}', HTTP for unknown methods, method alo
 });
 
 // --- server request attributes --------------------------------------------------------------
+
+Deno.test("requestUrlParts cuts a Request's URL as the URL parser reads it", () => {
+  const urls = [
+    "http://127.0.0.1:8000/orders/42?lang=en&sig=secret",
+    "https://example.com/",
+    "https://example.com:443/a",
+    "http://example.com:80/a?",
+    "http://example.com:8080/a?#frag",
+    "http://example.com/a#frag?not-a-query",
+    "http://example.com/a?q=1#frag",
+    "http://[::1]/x",
+    "http://[::1]:9000/x?y=[1]",
+    "http://[2001:db8::1]:8443/p%20q/%C3%A9?a=%20&b",
+    "http://bücher.example/ä?ü=1",
+    "http://EXAMPLE.com/../a/./b/%2e%2e/c",
+    "http://example.com/a:b@c",
+    "http://user:pass@example.com:81/secret?x",
+    "ftp://example.com/file",
+    "blob:http://example.com/0b6e",
+  ];
+  for (const input of urls) {
+    const href = new URL(input).href;
+    const url = new URL(href);
+    assert.deepEqual(requestUrlParts(href), {
+      scheme: url.protocol.slice(0, -1),
+      hostname: url.hostname,
+      port: url.port,
+      pathname: url.pathname,
+      search: url.search,
+    }, input);
+  }
+});
 
 Deno.test("serverRequestAttributes: method, path, redacted query, scheme, server, user agent", () => {
   const request = new Request("https://example.com/search?q=1&sig=abc", {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type Context,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   type SpanContext,
@@ -22,6 +23,7 @@ import {
   W3CTraceState,
   withTraceRandomness,
 } from "../../src/propagation/mod.ts";
+import { isValidSpanContext } from "../../src/propagation/valid_span_context.ts";
 
 const TRACE_ID = "0af7651916cd43dd8448eb211c80319c";
 const PARENT_ID = "b7ad6b7169203331";
@@ -315,4 +317,18 @@ Deno.test("B3 is read strictly: upper-case ids lower-cased, ids of the wrong len
     extract({ b3: `${TRACE_ID.slice(16)}-${PARENT_ID}-1` }, createPropagator(["b3"])),
   );
   assert.equal(short?.traceId, `${"0".repeat(16)}${TRACE_ID.slice(16)}`);
+});
+
+Deno.test("isValidSpanContext answers as the API's isSpanContextValid, however often asked", () => {
+  const contexts: SpanContext[] = [
+    { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7", traceFlags: 1 },
+    { traceId: "4BF92F3577B34DA6A3CE929D0E0E4736", spanId: "00F067AA0BA902B7", traceFlags: 0 },
+    { traceId: "0".repeat(32), spanId: "00f067aa0ba902b7", traceFlags: 1 },
+    { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "0".repeat(16), traceFlags: 1 },
+    { traceId: "4bf92f3577b34da6a3ce929d0e0e47", spanId: "00f067aa0ba902b7", traceFlags: 1 },
+    { traceId: "4bf92f3577b34da6a3ce929d0e0e473g", spanId: "00f067aa0ba902b7", traceFlags: 1 },
+  ];
+  for (const context of [...contexts, ...contexts]) {
+    assert.equal(isValidSpanContext(context), isSpanContextValid(context), JSON.stringify(context));
+  }
 });
