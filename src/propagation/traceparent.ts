@@ -64,7 +64,7 @@ function singleValue(value: string | string[] | undefined): string | undefined {
  * Throws a RangeError for ids that are not lower-case hex of the right length, or all zeros.
  */
 export function formatTraceparent(traceparent: ParsedTraceparent): string {
-  const { traceId, parentId, flags } = traceparent;
+  const { traceId, parentId } = traceparent;
   if (!TRACE_ID.test(traceId) || traceId === ZERO_TRACE_ID) {
     throw new RangeError(`invalid trace id: ${JSON.stringify(traceId)}`);
   }
