@@ -21,19 +21,28 @@ export interface ResourceGroup {
 export function groupSpans(spans: readonly ReadableSpan[]): ResourceGroup[] {
   const groups: ResourceGroup[] = [];
   let last: ResourceGroup | undefined;
+  // A tracer gives all its spans one scope object: only a new one needs its key built.
+  let lastScope: InstrumentationScope | undefined;
+  let lastGroup: ScopeGroup | undefined;
   for (const span of spans) {
+    const scope = span.instrumentationScope;
     if (last?.resource !== span.resource) {
       last = groups.find((group) => group.resource === span.resource);
       if (!last) {
         last = { resource: span.resource, scopes: new Map() };
         groups.push(last);
       }
+      lastScope = undefined;
     }
-    const scope = span.instrumentationScope;
+    if (scope === lastScope) {
+      lastGroup!.spans.push(span);
+      continue;
+    }
     const key = `${scope.name}@${scope.version ?? ""}:${scope.schemaUrl ?? ""}`;
-    const group = last.scopes.get(key);
-    if (group) group.spans.push(span);
-    else last.scopes.set(key, { scope, spans: [span] });
+    lastGroup = last.scopes.get(key);
+    if (lastGroup) lastGroup.spans.push(span);
+    else last.scopes.set(key, lastGroup = { scope, spans: [span] });
+    lastScope = scope;
   }
   return groups;
 }

@@ -77,7 +77,12 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
   readonly #backoff: Backoff;
   readonly #random: () => number;
   readonly #headers: Record<string, string>;
-  readonly #protobuf: ProtobufTraceEncoder | undefined;
+  readonly #protobuf: boolean;
+  /**
+   * Encoders not in use. An encoder's output lives in its buffer, so each send keeps its own
+   * until its last attempt; sends rarely overlap, so this holds one encoder, seldom two.
+   */
+  readonly #encoders: ProtobufTraceEncoder[] = [];
   /**
    * Aborts each request in flight and ends each retry wait. Not one shared AbortSignal: workerd
    * ties such an object to the request that created it, and later requests may not touch it.
@@ -92,7 +97,7 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.#random = options.random ?? Math.random;
-    this.#protobuf = settings.protocol === "http/protobuf" ? new ProtobufTraceEncoder() : undefined;
+    this.#protobuf = settings.protocol === "http/protobuf";
     this.#headers = {
       ...settings.headers,
       "content-type": this.#protobuf ? "application/x-protobuf" : "application/json",
@@ -115,9 +120,20 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
 
   async send(spans: readonly ReadableSpan[]): Promise<ExportOutcome> {
     if (this.#shutDown) return this.#failed("the exporter is shut down");
-    const started = Date.now();
-    const deadline = started + this.#settings.timeoutMs;
-    const body = await this.#body(spans);
+    const encoder = this.#protobuf ? this.#encoders.pop() ?? new ProtobufTraceEncoder() : undefined;
+    try {
+      return await this.#send(spans, encoder);
+    } finally {
+      if (encoder) this.#encoders.push(encoder);
+    }
+  }
+
+  async #send(
+    spans: readonly ReadableSpan[],
+    encoder: ProtobufTraceEncoder | undefined,
+  ): Promise<ExportOutcome> {
+    const deadline = Date.now() + this.#settings.timeoutMs;
+    const body = await this.#body(spans, encoder);
     for (let attempt = 1;; attempt++) {
       const pending = this.#attempt(body, deadline);
       const result = await beforeDeadline(pending, deadline);
@@ -160,8 +176,11 @@ export class OtlpHttpExporter implements SpanExporter, OutcomeExporter {
     return Promise.resolve();
   }
 
-  async #body(spans: readonly ReadableSpan[]): Promise<Uint8Array<ArrayBuffer>> {
-    const encoded = this.#protobuf ? this.#protobuf.encode(spans) : encodeJsonTraces(spans);
+  async #body(
+    spans: readonly ReadableSpan[],
+    encoder: ProtobufTraceEncoder | undefined,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const encoded = encoder ? encoder.encode(spans) : encodeJsonTraces(spans);
     if (this.#settings.compression !== "gzip") return encoded;
     const gzipped = new Blob([encoded]).stream().pipeThrough(new CompressionStream("gzip"));
     return new Uint8Array(await new Response(gzipped).arrayBuffer());

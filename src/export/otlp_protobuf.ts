@@ -18,9 +18,13 @@ import {
 } from "./proto_writer.ts";
 import { groupSpans, isInt64, spanFlags } from "./otlp_common.ts";
 
-/** Encodes batches; keep one per exporter so its buffer is reused. */
+/**
+ * Encodes batches; keep one per exporter so its buffer and its attribute cache are reused. What
+ * `encode` returns is a view of that buffer, valid until the next `encode`.
+ */
 export class ProtobufTraceEncoder {
   readonly #writer = new ProtoWriter();
+  readonly #attributes = new AttributeCache();
 
   encode(spans: readonly ReadableSpan[]): Uint8Array<ArrayBuffer> {
     const w = this.#writer;
@@ -30,7 +34,7 @@ export class ProtobufTraceEncoder {
       const resourceSpans = w.begin();
       w.tag(1, WIRE_LEN); // ResourceSpans.resource
       const resource = w.begin();
-      writeAttributes(w, 1, group.resource.attributes);
+      this.#attributes.write(w, 1, group.resource.attributes);
       w.end(resource);
       for (const { scope, spans } of group.scopes.values()) {
         w.tag(2, WIRE_LEN); // ResourceSpans.scope_spans
@@ -40,18 +44,18 @@ export class ProtobufTraceEncoder {
         writeString(w, 1, scope.name);
         writeString(w, 2, scope.version);
         w.end(scopeStart);
-        for (const span of spans) writeSpan(w, span);
+        for (const span of spans) writeSpan(w, span, this.#attributes);
         writeString(w, 3, scope.schemaUrl);
         w.end(scopeSpans);
       }
       writeString(w, 3, group.resource.schemaUrl);
       w.end(resourceSpans);
     }
-    return w.finish();
+    return w.written();
   }
 }
 
-function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
+function writeSpan(w: ProtoWriter, span: ReadableSpan, attributes: AttributeCache): void {
   w.tag(2, WIRE_LEN); // ScopeSpans.spans
   const start = w.begin();
   const context = span.spanContext();
@@ -71,14 +75,14 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
   w.varint(span.kind + 1);
   writeTime(w, 7, span.startTime);
   writeTime(w, 8, span.endTime);
-  writeAttributes(w, 9, span.attributes);
+  attributes.write(w, 9, span.attributes);
   writeCount(w, 10, span.droppedAttributesCount);
   for (const event of span.events) {
     w.tag(11, WIRE_LEN);
     const eventStart = w.begin();
     writeTime(w, 1, event.time);
     writeString(w, 2, event.name);
-    if (event.attributes) writeAttributes(w, 3, event.attributes);
+    if (event.attributes) attributes.write(w, 3, event.attributes);
     writeCount(w, 4, event.droppedAttributesCount);
     w.end(eventStart);
   }
@@ -92,7 +96,7 @@ function writeSpan(w: ProtoWriter, span: ReadableSpan): void {
     w.tag(2, WIRE_LEN);
     w.hexBytes(linked.spanId);
     writeString(w, 3, linked.traceState?.serialize());
-    if (link.attributes) writeAttributes(w, 4, link.attributes);
+    if (link.attributes) attributes.write(w, 4, link.attributes);
     writeCount(w, 5, link.droppedAttributesCount);
     w.tag(6, WIRE_FIXED32);
     w.fixed32(spanFlags(linked.traceFlags, linked.isRemote));
@@ -129,16 +133,72 @@ function writeTime(w: ProtoWriter, field: number, time: HrTime): void {
   writeHrTime(w, time[0], time[1]);
 }
 
-function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
-  for (const key in attributes) {
-    w.tag(field, WIRE_LEN);
-    const keyValue = w.begin();
-    writeString(w, 1, key);
-    w.tag(2, WIRE_LEN);
-    const value = w.begin();
-    writeAnyValue(w, attributes[key]);
-    w.end(value);
-    w.end(keyValue);
+/** What the cache knows of one attribute key. */
+interface KeyEntry {
+  /** `KeyValue.key`, tag included. */
+  readonly key: Uint8Array;
+  /** The last value cached for this key (a string, number or boolean) and its whole `KeyValue`. */
+  value: AttributeValue | undefined;
+  keyValue: Uint8Array | undefined;
+  hits: number;
+  misses: number;
+}
+
+/** Keys past this many are written without the cache: memory stays bounded whatever the keys. */
+const MAX_CACHED_KEYS = 1024;
+/** Longer `KeyValue`s are not kept (nor are arrays): a long value is rarely the same twice. */
+const MAX_CACHED_BYTES = 256;
+
+/**
+ * Attributes as `KeyValue` messages, each key's bytes and its last value's whole `KeyValue` kept
+ * for the next span: most attributes of a service repeat (the method, the host, the user agent,
+ * the route), so most are one copy instead of two strings' worth of UTF-8 and four headers. A key
+ * whose value keeps changing (a URL, a request id) stops caching values after its misses
+ * outnumber its hits, so it costs no allocation per span; its key bytes still serve.
+ */
+class AttributeCache {
+  readonly #keys = new Map<string, KeyEntry>();
+
+  write(w: ProtoWriter, field: number, attributes: Attributes): void {
+    for (const key in attributes) {
+      const value = attributes[key];
+      let entry = this.#keys.get(key);
+      if (entry !== undefined && entry.keyValue !== undefined && entry.value === value) {
+        entry.hits++;
+        w.tag(field, WIRE_LEN);
+        w.varint(entry.keyValue.length);
+        w.raw(entry.keyValue);
+        continue;
+      }
+      w.tag(field, WIRE_LEN);
+      const keyValue = w.begin();
+      if (entry !== undefined) {
+        w.raw(entry.key);
+      } else {
+        writeString(w, 1, key);
+        if (this.#keys.size < MAX_CACHED_KEYS) {
+          entry = {
+            key: w.copyLast(w.pos - keyValue - 1),
+            value: undefined,
+            keyValue: undefined,
+            hits: 0,
+            misses: 0,
+          };
+          this.#keys.set(key, entry);
+        }
+      }
+      w.tag(2, WIRE_LEN);
+      const anyValue = w.begin();
+      writeAnyValue(w, value);
+      w.end(anyValue);
+      const length = w.pos - keyValue - 1;
+      w.end(keyValue);
+      if (entry === undefined || typeof value === "object" || length > MAX_CACHED_BYTES) continue;
+      if (entry.misses++ <= entry.hits) {
+        entry.value = value;
+        entry.keyValue = w.copyLast(length);
+      }
+    }
   }
 }
 

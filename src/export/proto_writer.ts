@@ -1,6 +1,6 @@
 /**
  * A protobuf wire-format writer over one growable buffer that is reused from one export to the
- * next, so encoding a batch allocates nothing but the finished body.
+ * next, so encoding a batch allocates nothing.
  *
  * Hand-written rather than generated (protobufjs) or taken from @opentelemetry/otlp-transformer:
  * the transformer sizes every message in a first pass and then writes it in a second, and pulls
@@ -28,9 +28,13 @@ export class ProtoWriter {
     this.pos = 0;
   }
 
-  /** A copy of what was written: the buffer itself is reused by the next encode. */
-  finish(): Uint8Array<ArrayBuffer> {
-    return this.#buf.slice(0, this.pos);
+  /**
+   * What was written, as a view of the buffer: valid until the next `reset`. No copy: `fetch`
+   * copies a byte body when it is called (the Fetch standard's "extract a body"), so the view
+   * can be sent as it is, and sent again on a retry.
+   */
+  written(): Uint8Array<ArrayBuffer> {
+    return this.#buf.subarray(0, this.pos);
   }
 
   #ensure(extra: number): void {
@@ -128,19 +132,41 @@ export class ProtoWriter {
   bytes(value: Uint8Array): void {
     this.#ensure(5 + value.length);
     this.varint(value.length);
-    this.#buf.set(value, this.pos);
-    this.pos += value.length;
+    this.raw(value);
   }
 
-  /** Lower-case or upper-case hex as the bytes it spells (trace and span ids). */
+  /** Bytes written as they are (an encoding made earlier). */
+  raw(value: Uint8Array): void {
+    const length = value.length;
+    this.#ensure(length);
+    const buf = this.#buf;
+    let pos = this.pos;
+    // A loop beats `set` below a few dozen bytes, what cached fields mostly are.
+    if (length < 48) {
+      for (let i = 0; i < length; i++) buf[pos++] = value[i];
+    } else {
+      buf.set(value, pos);
+      pos += length;
+    }
+    this.pos = pos;
+  }
+
+  /** A copy of the last `length` bytes written, for {@link raw} to write again. */
+  copyLast(length: number): Uint8Array {
+    return this.#buf.slice(this.pos - length, this.pos);
+  }
+
+  /** Lower-case or upper-case hex as the bytes it spells (trace and span ids), length-prefixed. */
   hexBytes(hex: string): void {
     const size = hex.length >>> 1;
     this.#ensure(1 + size);
     const buf = this.#buf;
-    buf[this.pos++] = size;
+    let pos = this.pos;
+    buf[pos++] = size;
     for (let i = 0; i < size; i++) {
-      buf[this.pos++] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+      buf[pos++] = (HEX[hex.charCodeAt(2 * i) & 0x7f] << 4) | HEX[hex.charCodeAt(2 * i + 1) & 0x7f];
     }
+    this.pos = pos;
   }
 
   /** Reserves the length prefix of a nested message; pass the result to {@link end}. */
@@ -175,9 +201,12 @@ export class ProtoWriter {
 
 const encoder = new TextEncoder();
 
-function nibble(code: number): number {
-  // '0'-'9' → 0-9, 'a'-'f' and 'A'-'F' → 10-15.
-  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
+/** A hex digit's value by its character code: '0'-'9' → 0-9, 'a'-'f' and 'A'-'F' → 10-15. */
+const HEX = new Uint8Array(128);
+for (let digit = 0; digit < 16; digit++) {
+  const char = digit.toString(16);
+  HEX[char.charCodeAt(0)] = digit;
+  HEX[char.toUpperCase().charCodeAt(0)] = digit;
 }
 
 function varintSize(value: number): number {

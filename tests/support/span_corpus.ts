@@ -170,8 +170,15 @@ const ALPHABET = ["a", "Z", "0", " ", '"', "\\", "\n", "é", "日", "🚀", "\u0
  * `count` random spans: random names, kinds, attribute types and sizes, events, links, status,
  * parents and trace states. `jsonSafe` keeps out the numbers the transformer's OTLP/JSON gets
  * wrong: NaN and ±Infinity (it writes null) and integers beyond int64 (it writes them as intValue).
+ * `repeating` draws attribute keys from a few and values often from a few, as a service's spans
+ * repeat them (what the protobuf encoder's attribute cache is for), types changing under a key.
  */
-export function randomSpans(seed: number, count: number, jsonSafe = false): ReadableSpan[] {
+export function randomSpans(
+  seed: number,
+  count: number,
+  jsonSafe = false,
+  repeating = false,
+): ReadableSpan[] {
   const random = seededRandom(seed);
   const int = (max: number) => Math.floor(random() * max);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)];
@@ -219,9 +226,26 @@ export function randomSpans(seed: number, count: number, jsonSafe = false): Read
         return text(400);
     }
   };
+  // Drawn only when repeating: the other seeds' spans stay what they were.
+  const keys = repeating ? Array.from({ length: 6 }, (_, i) => `${text(12)}${i}`) : [];
+  const values: AttributeValue[] = !repeating ? [] : [
+    "GET",
+    "x".repeat(200), // a KeyValue whose length takes two bytes
+    text(20),
+    0,
+    -0,
+    8000,
+    -1,
+    2.5,
+    true,
+    false,
+  ];
   const attributes = (max: number): Attributes => {
     const out: Attributes = {};
-    for (let i = int(max); i > 0; i--) out[text(12)] = value();
+    for (let i = int(max); i > 0; i--) {
+      if (repeating) out[pick(keys)] = random() < 0.7 ? pick(values) : value();
+      else out[text(12)] = value();
+    }
     return out;
   };
 

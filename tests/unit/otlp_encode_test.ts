@@ -94,6 +94,18 @@ Deno.test("protobuf encoder: random spans match the transformer (seeded, 40 batc
   }
 });
 
+Deno.test("protobuf encoder: repeated keys and values match the transformer, batch after batch", async () => {
+  const encoder = new ProtobufTraceEncoder(); // one encoder: what it cached serves the next batches
+  for (let seed = 1; seed <= 40; seed++) {
+    const spans = randomSpans(seed, 1 + (seed * 7) % 60, false, true);
+    try {
+      await assertProtobufMatches(encoder, spans);
+    } catch (error) {
+      throw new Error(`seed ${seed}: ${error instanceof Error ? error.message : error}`);
+    }
+  }
+});
+
 Deno.test("JSON encoder: random spans match the transformer (seeded, 40 batches)", async () => {
   for (let seed = 1; seed <= 40; seed++) {
     const spans = randomSpans(seed, 1 + (seed * 7) % 60, true);

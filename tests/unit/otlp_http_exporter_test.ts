@@ -99,6 +99,33 @@ Deno.test("exporter: retries as the SDK's exporter does (503 once, then delivere
   assert.deepEqual(statuses.slice(0, 2), [[503, 4], [200, 4]]);
 });
 
+Deno.test("exporter: overlapping sends, some retried, each deliver their own spans", async () => {
+  await using receiver = await startOtlpReceiver();
+  const send = exporter(receiver.tracesUrl);
+  // Each body is a view of its encoder's buffer: an encoder shared by two sends in flight would
+  // send the later batch twice, and retry with the wrong one.
+  receiver.respondWith(503, { "retry-after": new Date(0).toUTCString() }, { times: 2 });
+  const batches = [randomSpans(11, 5), randomSpans(12, 7), randomSpans(13, 3)];
+  const outcomes = await Promise.all(batches.map((spans) => send.send(spans)));
+  assert.deepEqual(outcomes, batches.map(() => ({ kind: "sent" })));
+  const last = randomSpans(14, 2); // with the encoders the first sends gave back
+  assert.deepEqual(await send.send(last), { kind: "sent" });
+  const ids = (spans: readonly { spanContext(): { spanId: string } }[]) =>
+    spans.map((span) => span.spanContext().spanId);
+  assert.deepEqual(
+    receiver.spans.map((span) => span.spanId).sort(),
+    [...batches.flatMap(ids), ...ids(last)].sort(),
+  );
+  assert.deepEqual(receiver.requests.map((request) => request.status).sort(), [
+    200,
+    200,
+    200,
+    200,
+    503,
+    503,
+  ]);
+});
+
 Deno.test("exporter: a Retry-After beyond the timeout ends the export, naming the status", async () => {
   await using receiver = await startOtlpReceiver();
   receiver.respondWith(429, { "retry-after": "3600" });
