@@ -214,7 +214,7 @@ async function answer(
     return { response: downstreamResponse(result.response), upstreamFailed: false, client };
   }
   // The details name the upstream: they go to the span and the log, never to the client.
-  const redacted = redactUrl(target, proxy.tracing.http.sensitiveQueryParams);
+  const redacted = redactUrl(new URL(target.href), proxy.tracing.http.sensitiveQueryParams);
   const failure = result.kind === "timeout"
     ? new Error(`no response headers from ${target.origin} within ${deadline.timeoutMs} ms`)
     : new Error(

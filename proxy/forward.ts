@@ -4,6 +4,7 @@
  */
 import { isToken } from "../src/http/token.ts";
 import type { ProgressDeadline } from "./deadline.ts";
+import type { UpstreamTarget } from "./routes.ts";
 import { webSocketOf } from "../src/http/websocket.ts";
 
 export interface ForwardingOptions {
@@ -37,7 +38,7 @@ export interface ForwardingOptions {
  */
 export function upstreamRequest(
   inbound: Request,
-  target: URL,
+  target: UpstreamTarget,
   options: ForwardingOptions,
 ): Request {
   const upgrade = isWebSocketUpgrade(inbound.headers);
@@ -85,7 +86,7 @@ export function upstreamRequest(
     init.body = withLength(options.deadline.watch(body), inbound.headers);
     init.duplex = "half";
   }
-  return new Request(target, init);
+  return new Request(target.href, init);
 }
 
 export type UpstreamResult =

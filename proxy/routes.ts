@@ -223,6 +223,13 @@ function prefixMatches(prefix: string, path: string): boolean {
   return prefix === "/" || path === prefix || path.startsWith(`${prefix}/`);
 }
 
+/** Where a request is sent: its absolute URL, and the upstream's origin and host (for `Host`). */
+export interface UpstreamTarget {
+  readonly href: string;
+  readonly origin: string;
+  readonly host: string;
+}
+
 /**
  * The URL to send a request to: the route's origin, the base path joined with the request's
  * normalised path, and the request's query. The origin comes only from configuration; nothing from
@@ -233,29 +240,26 @@ function prefixMatches(prefix: string, path: string): boolean {
  * decodes `%2F`/`%5C` as slashes (`/api/..%2Fadmin`). Encoded slashes that stay inside are
  * forwarded as they are.
  */
-export function upstreamUrl(route: Route, requestUrl: URL): URL | undefined {
+export function upstreamUrl(route: Route, requestUrl: URL): UpstreamTarget | undefined {
   const { pathname } = requestUrl;
-  if (!prefixMatches(route.prefix, pathname)) return undefined;
+  // Joined as text, not parsed again (Request parses it once): the origin is the configured one,
+  // and a path starting with `/` ends the authority, so nothing from the request can reach it.
+  if (!pathname.startsWith("/") || !prefixMatches(route.prefix, pathname)) return undefined;
   const base = basePath(route.base);
-  const { origin } = route.base;
-  // The request's path always starts with `/`, so it cannot reach into the authority.
-  const target = new URL(`${origin}${base}${pathname}${requestUrl.search}`);
-
-  if (target.origin !== origin) {
-    throw new Error(`upstream origin ${target.origin} is not the configured ${origin}`);
-  }
+  const path = base + pathname;
   const allowed = route.prefix === "/" ? base || "/" : base + route.prefix;
   const withinPrefix = (path: string) => prefixMatches(allowed, path);
-  if (!withinPrefix(target.pathname)) return undefined;
-  if (ENCODED_SLASH.test(target.pathname) && !withinPrefix(normalizePath(decodeSlashes(target)))) {
+  if (!withinPrefix(path)) return undefined;
+  if (ENCODED_SLASH.test(path) && !withinPrefix(normalizePath(decodeSlashes(path)))) {
     return undefined;
   }
-  return target;
+  const { origin, host } = route.base;
+  return { href: `${origin}${path}${requestUrl.search}`, origin, host };
 }
 
 const ENCODED_SLASH = /%2f|%5c/i;
 
 /** The path as an upstream that decodes `%2F` and `%5C` into separators would see it. */
-function decodeSlashes(url: URL): string {
-  return url.pathname.replace(/%2f|%5c/gi, "/");
+function decodeSlashes(path: string): string {
+  return path.replace(/%2f|%5c/gi, "/");
 }

@@ -16,6 +16,7 @@ import { type Sampler, SamplingDecision, type SamplingResult } from "@openteleme
 import { ATTR_SAMPLING_REASON } from "../src/sampling/reason.ts";
 import { followLocalParent } from "../src/sampling/tail.ts";
 import { withThreshold } from "../src/sampling/threshold.ts";
+import { linked } from "../src/tracing/linked_context.ts";
 
 /** What the proxy knows of a request before its span starts, carried in the Context. */
 export interface RequestFacts {
@@ -27,8 +28,9 @@ export interface RequestFacts {
 
 const FACTS = createContextKey("tracegate.proxy.request-facts");
 
+/** `ctx` with the facts, in a context whose later `setValue`s do not copy it (the request sets several). */
 export function withRequestFacts(ctx: Context, facts: RequestFacts): Context {
-  return ctx.setValue(FACTS, facts);
+  return linked(ctx).setValue(FACTS, facts);
 }
 
 export interface EdgeSamplingOptions {
