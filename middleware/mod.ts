@@ -120,12 +120,16 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
   }
 
   return async function tracegateMiddleware(c, next) {
-    tracing ??= setup(c);
-    const active = tracing;
+    const active = tracing ??= setup(c);
+    const req = c.req;
     const server = new ServerSpan(active, {
-      request: c.req.raw,
+      request: req.raw,
       active: context.active(),
-      clientAddress: clientAddressOf(c),
+      // Read only for a span that records the request's attributes: an unsampled request never
+      // asks the runtime for its socket peer.
+      get clientAddress() {
+        return clientAddressOf(c);
+      },
       requestId: c.get("requestId"),
       requestIds,
     });
@@ -135,7 +139,7 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
     // One small closure; the span and the Request are made only if it is called.
     c.set("tracedFetch", (input, init) => tracedCall(active, server.context, fetch, input, init));
 
-    const ownIndex = c.req.routeIndex;
+    const ownIndex = req.routeIndex;
     try {
       await context.with(server.context, next);
     } catch (error) {
@@ -143,7 +147,9 @@ export function tracegate(options: TracegateOptions = {}): MiddlewareHandler<Tra
       throw error;
     }
     if (c.error) server.recordError(c.error);
-    if (c.req.routeIndex !== ownIndex) server.setRoute(routePath(c));
+    // The route names the span and sets `http.route`: nothing to look up for a span that records
+    // nothing.
+    if (req.routeIndex !== ownIndex && server.span.isRecording()) server.setRoute(routePath(c));
 
     const ending = endingFor(server, active.tail, {
       status: c.res.status,

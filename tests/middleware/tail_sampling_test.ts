@@ -62,7 +62,12 @@ Deno.test("middleware tail rules: unsampled failures are kept with their reason,
   const spans = await receiver.waitForSpans((all) =>
     ["/unavailable", "/throws", "/marker"].every((path) => all.some(withPath(path)))
   );
-  assert.equal(spans.find(withPath("/unavailable"))!.attributes[REASON], "error");
+  const unavailable = spans.find(withPath("/unavailable"))!;
+  assert.equal(unavailable.attributes[REASON], "error");
+  // Recorded, not sampled: the route and the socket peer, read only for a recording span, are there.
+  assert.equal(unavailable.name, "GET /unavailable");
+  assert.equal(unavailable.attributes["http.route"], "/unavailable");
+  assert.equal(unavailable.attributes["client.address"], "127.0.0.1");
   const thrown = spans.find(withPath("/throws"))!;
   assert.equal(thrown.attributes[REASON], "error");
   assert.equal(thrown.attributes["http.response.status_code"], 500);
