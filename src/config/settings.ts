@@ -47,6 +47,8 @@ export interface QueueSettings {
   readonly scheduleDelayMs: number;
   /** How long shutdown may take to send what is left; what is still unsent then is counted. */
   readonly shutdownTimeoutMs: number;
+  /** An export (retries included) still going after this long is given up and counted. */
+  readonly exportTimeoutMs: number;
 }
 
 /** What shapes each traced request, in the middleware and the proxy alike. */
@@ -125,6 +127,7 @@ export function readTracingSettingsWith(
         min: 0,
         max: 600_000,
       }),
+      exportTimeoutMs: reader.integer("OTEL_BSP_EXPORT_TIMEOUT", 30_000, { min: 1, max: 600_000 }),
     },
     sampler: readSampler(reader, defaults.sampler),
     propagators: readPropagators(reader),

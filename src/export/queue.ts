@@ -6,7 +6,11 @@
  * (Workers flush after every response), record-only spans wait for a tail decision (kept on error
  * or slowness, else discarded) and drops are counted by cause and reported in one line per
  * interval instead of a debug log per span. Shutdown ends within its deadline whatever the
- * collector does, and counts what it could not send.
+ * collector does, and counts what it could not send. An export that has not ended within
+ * `exportTimeoutMs` is given up (its spans counted as failed) so that it cannot hold up the ones
+ * after it: a custom exporter may never call back, and in workerd a timer or fetch belongs to the
+ * request that started it and never settles if that request is cancelled. A later flush notices
+ * such an export, or a gathering window that never closed, and starts afresh in its own request.
  */
 import { type Context, TraceFlags } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
@@ -41,6 +45,13 @@ export interface QueueStats {
   readonly dropped: Readonly<DropCounts>;
 }
 
+/** One export in progress: the spans it took from the queue and has not settled yet. */
+interface Run {
+  readonly startedAt: number;
+  unsettled: number;
+  givenUp: boolean;
+}
+
 export interface ExportQueueOptions extends QueueSettings {
   /** One line per report interval when spans were dropped. */
   readonly log: (line: string) => void;
@@ -56,14 +67,16 @@ export class ExportQueue implements SpanProcessor {
   #awaitingCount = 0;
   /** The export in progress: it sends the spans that were queued when it started. */
   #running: Promise<void> | undefined;
-  /** The one export scheduled after it, shared by every flush meanwhile. */
+  #runningRun: Run | undefined;
+  /** Exports started and not yet ended nor given up (one, unless one was given up). */
+  readonly #runs = new Set<Run>();
+  /** The one export scheduled after it, shared by every flush meanwhile, and when. */
   #next: Promise<void> | undefined;
+  #nextScheduledAt = 0;
   /** Cuts the gathering window of `#next` short (a full batch is waiting). */
   #wakeNext: (() => void) | undefined;
   #exportedSpans = 0;
   #exportRequests = 0;
-  /** Spans of the batch being exported. */
-  #sending = 0;
   /** Spans of timed-out batches whose answer may still come, and those answers. */
   #awaitingOutcome = 0;
   readonly #lateOutcomes = new Set<Promise<void>>();
@@ -118,6 +131,7 @@ export class ExportQueue implements SpanProcessor {
    * starts shares it. Settles when the spans queued before the call have left. Never rejects.
    */
   flush(): Promise<void> {
+    this.#giveUpStalled();
     this.#reportDrops(false);
     if (this.#queue.length === 0) return this.#running ?? Promise.resolve();
     this.#next ??= this.#scheduleNext();
@@ -126,6 +140,7 @@ export class ExportQueue implements SpanProcessor {
 
   /** Exports everything queued now, without a gathering window. */
   async forceFlush(): Promise<void> {
+    this.#giveUpStalled();
     await this.#running;
     if (this.#queue.length > 0) await this.#run();
   }
@@ -156,7 +171,7 @@ export class ExportQueue implements SpanProcessor {
         `${this.#options.shutdownTimeoutMs} ms shutdown deadline`;
       this.#drop(
         "unsentAtShutdown",
-        this.#queue.length + this.#awaitingCount + this.#sending + this.#awaitingOutcome,
+        this.#queue.length + this.#awaitingCount + this.#unsettledInRuns() + this.#awaitingOutcome,
       );
     }
     this.#queue = [];
@@ -208,6 +223,7 @@ export class ExportQueue implements SpanProcessor {
    * window, each carrying what gathered meanwhile, rather than one per request.
    */
   #scheduleNext(): Promise<void> {
+    this.#nextScheduledAt = Date.now();
     const window = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, this.#options.scheduleDelayMs);
       this.#wakeNext = () => {
@@ -215,35 +231,96 @@ export class ExportQueue implements SpanProcessor {
         resolve();
       };
     });
-    return Promise.all([window, this.#running]).then(() => {
-      this.#next = undefined;
-      this.#wakeNext = undefined;
+    const next: Promise<void> = Promise.all([window, this.#running]).then(() => {
+      if (this.#next === next) {
+        this.#next = undefined;
+        this.#wakeNext = undefined;
+      }
       return this.#run();
     });
+    return next;
   }
 
+  /** Exports what is queued; settles when done or given up, at `exportTimeoutMs` at the latest. */
   #run(): Promise<void> {
-    const run: Promise<void> = this.#exportAll(this.#queue.splice(0)).finally(() => {
-      if (this.#running === run) this.#running = undefined;
+    const spans = this.#queue.splice(0);
+    const state: Run = { startedAt: Date.now(), unsettled: spans.length, givenUp: false };
+    this.#runs.add(state);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#giveUp(state);
+        resolve();
+      }, this.#options.exportTimeoutMs);
     });
+    const run: Promise<void> = Promise.race([this.#exportAll(state, spans), deadline]).finally(
+      () => {
+        clearTimeout(timer);
+        this.#runs.delete(state);
+        if (this.#running === run) {
+          this.#running = undefined;
+          this.#runningRun = undefined;
+        }
+      },
+    );
     this.#running = run;
+    this.#runningRun = state;
     return run;
   }
 
-  /** One batch at a time, in order. */
-  async #exportAll(spans: ReadableSpan[]): Promise<void> {
+  /** One batch at a time, in order, until the run is given up. */
+  async #exportAll(run: Run, spans: ReadableSpan[]): Promise<void> {
     const size = this.#options.maxExportBatchSize;
-    for (let start = 0; start < spans.length && !this.#closed; start += size) {
+    for (let start = 0; start < spans.length && !this.#closed && !run.givenUp; start += size) {
       const batch = spans.slice(start, start + size);
       this.#exportRequests++;
-      this.#sending = batch.length;
       const outcome = await this.#exporter.send(batch).catch((error): ExportOutcome => ({
         kind: "failed",
         reason: error instanceof Error ? error.message : String(error),
       }));
-      this.#sending = 0;
+      if (run.givenUp) return; // its spans were counted then
+      run.unsettled -= batch.length;
       this.#settle(batch.length, outcome);
     }
+  }
+
+  /** Counts what the run has not settled as failed; whatever it still does is ignored. */
+  #giveUp(run: Run): void {
+    if (run.givenUp || this.#closed) return;
+    run.givenUp = true;
+    this.#runs.delete(run);
+    this.#lastProblem =
+      `an export did not end within ${this.#options.exportTimeoutMs} ms (OTEL_BSP_EXPORT_TIMEOUT)`;
+    this.#drop("exportFailed", run.unsettled);
+    run.unsettled = 0;
+  }
+
+  /**
+   * Gives up, from the caller's request, an export or a gathering window whose own timer should
+   * have ended it by now (in workerd it died with a cancelled request): later exports are
+   * scheduled afresh. Flushes still waiting for the old ones are left to their runtime.
+   */
+  #giveUpStalled(): void {
+    const now = Date.now();
+    const limit = this.#options.exportTimeoutMs;
+    const running = this.#runningRun;
+    if (running && (running.givenUp || now - running.startedAt > limit)) {
+      this.#giveUp(running);
+      this.#running = undefined;
+      this.#runningRun = undefined;
+      this.#next = undefined; // it waits for the given-up export
+      this.#wakeNext = undefined;
+    }
+    if (this.#next && now - this.#nextScheduledAt > this.#options.scheduleDelayMs + limit) {
+      this.#next = undefined;
+      this.#wakeNext = undefined;
+    }
+  }
+
+  #unsettledInRuns(): number {
+    let count = 0;
+    for (const run of this.#runs) count += run.unsettled;
+    return count;
   }
 
   #settle(count: number, outcome: ExportOutcome): void {

@@ -35,6 +35,7 @@ function setup(
       maxExportBatchSize: 512,
       scheduleDelayMs: 20,
       shutdownTimeoutMs: 5_000,
+      exportTimeoutMs: 30_000,
       log: (line) => lines.push(line),
       dropReportIntervalMs: 60_000,
     },
@@ -100,7 +101,12 @@ Deno.test("export queue: bounded memory, drops counted and reported in one line"
 });
 
 /** The queue with tracegate's own exporter, its timeout and report interval given. */
-function ownSetup(tracesUrl: string, timeoutMs: number, reportMs = 60_000) {
+function ownSetup(
+  tracesUrl: string,
+  timeoutMs: number,
+  reportMs = 60_000,
+  exportTimeoutMs = 30_000,
+) {
   const lines: string[] = [];
   const next: { line?: PromiseWithResolvers<string> } = {};
   const queue = new ExportQueue(
@@ -117,6 +123,7 @@ function ownSetup(tracesUrl: string, timeoutMs: number, reportMs = 60_000) {
       maxExportBatchSize: 512,
       scheduleDelayMs: 0,
       shutdownTimeoutMs: 5_000,
+      exportTimeoutMs,
       log: (line) => {
         lines.push(line);
         next.line?.resolve(line);
@@ -183,4 +190,31 @@ Deno.test("export queue: each drop line counts everything since the one before, 
   );
   await queue.shutdown();
   assert.equal(lines.length, 2);
+});
+
+Deno.test("export queue: an export that never ends is given up; its flushes settle and later spans go out", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  // The exporter would wait a minute; the queue gives the export 100 ms (OTEL_BSP_EXPORT_TIMEOUT).
+  const { queue, tracer, lines } = ownSetup(collector.tracesUrl, 60_000, 60_000, 100);
+  tracer.startSpan("stuck").end();
+  const bound = Promise.withResolvers<never>();
+  const timer = setTimeout(() => bound.reject(new Error("the flush never settled")), 10_000);
+  try {
+    await Promise.race([queue.flush(), bound.promise]);
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.equal(queue.stats().dropped.exportFailed, 1);
+  collector.release(); // later exports go through; the given-up one is not counted twice
+  tracer.startSpan("after").end();
+  await queue.flush();
+  assert.equal(queue.stats().exportedSpans, 1);
+  assert.ok(receiver.spans.some((span) => span.name === "after"));
+  await queue.shutdown();
+  assert.equal(queue.stats().dropped.exportFailed, 1);
+  assert.match(
+    lines.join("\n"),
+    /dropped 1 spans \(queue full: 0, export failed: 1\).*an export did not end within 100 ms/,
+  );
 });

@@ -157,6 +157,7 @@ const ROWS: Record<string, Row> = {
       maxExportBatchSize: 512,
       scheduleDelayMs: 250,
       shutdownTimeoutMs: 3_000,
+      exportTimeoutMs: 30_000,
     },
   },
   "shutdown deadline": {
