@@ -2,9 +2,9 @@ import {
   type Baggage,
   type BaggageEntry,
   baggageEntryMetadataFromString,
-  propagation,
 } from "@opentelemetry/api";
 import { isToken } from "../http/token.ts";
+import { EntriesBaggage } from "./entries_baggage.ts";
 import { trimOws } from "./headers.ts";
 
 /** The W3C Baggage minimum every platform must carry; more is trimmed, whole members at a time. */
@@ -34,8 +34,7 @@ interface Member {
 export function parseBaggage(header: string | string[] | undefined): Baggage | undefined {
   if (header === undefined) return undefined;
   const list = typeof header === "string" ? header : header.join(",");
-  // No prototype, so a key such as "__proto__" is an ordinary entry.
-  const entries: Record<string, BaggageEntry> = Object.create(null);
+  const entries = new Map<string, BaggageEntry>();
   const limits = new ListLimits();
   for (let start = 0; start <= list.length;) {
     let end = list.indexOf(",", start);
@@ -44,9 +43,9 @@ export function parseBaggage(header: string | string[] | undefined): Baggage | u
     start = end + 1;
     if (member === undefined) continue;
     if (!limits.admit(member.text)) break;
-    entries[member.key] = member.entry;
+    entries.set(member.key, member.entry);
   }
-  return limits.count === 0 ? undefined : propagation.createBaggage(entries);
+  return limits.count === 0 ? undefined : new EntriesBaggage(entries);
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   parseBaggage,
   serializeBaggage,
 } from "../../src/propagation/baggage.ts";
+import { EntriesBaggage } from "../../src/propagation/entries_baggage.ts";
 
 /** key -> [value, metadata] for compact comparisons; metadata "" when there is none. */
 function entriesOf(baggage: Baggage | undefined): Record<string, [string, string]> {
@@ -234,4 +235,28 @@ Deno.test("serialize enforces the member and byte limits by dropping whole membe
   const bounded = serializeBaggage(baggageOf(sized))?.split(",") ?? [];
   assert.equal(bounded.length, 26);
   assert.equal(bounded.at(-1), `k25=${"v".repeat(300)}`);
+});
+
+Deno.test("the parsed baggage behaves as the API's own for every Baggage method", () => {
+  const metadata = baggageEntryMetadataFromString("p=1");
+  // Entries of their own for each, as a reader's change to one must not show in the other.
+  const initial = () => ({ a: { value: "1" }, b: { value: "2", metadata } });
+  const theirs = propagation.createBaggage(initial());
+  const ours = new EntriesBaggage(new Map(Object.entries(initial())));
+  const states = (baggage: Baggage): unknown[] => {
+    const changed = baggage.setEntry("c", { value: "3" }).setEntry("a", { value: "1'" });
+    const entry = baggage.getEntry("b");
+    if (entry) entry.value = "changed by the reader";
+    return [
+      baggage.getAllEntries(),
+      baggage.getEntry("b"),
+      baggage.getEntry("missing"),
+      changed.getAllEntries(),
+      changed.removeEntry("b").getAllEntries(),
+      changed.removeEntries("a", "c", "missing").getAllEntries(),
+      changed.clear().getAllEntries(),
+      baggage.getAllEntries(),
+    ];
+  };
+  assert.deepEqual(states(ours), states(theirs));
 });
