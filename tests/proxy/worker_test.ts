@@ -22,7 +22,7 @@ import {
   webSocketClient,
   withRequestId,
 } from "../support/proxy_checks.ts";
-import { rawHttp, readUntil } from "../support/raw_client.ts";
+import { rawHttp, rawUpstream, readUntil } from "../support/raw_client.ts";
 import { closedPort, serve } from "../support/servers.ts";
 import { startUpstreamApp, type UpstreamApp, type UpstreamEcho } from "../support/upstream_app.ts";
 import { buildWorker, type RunningWorker, startWorker } from "../support/worker.ts";
@@ -636,6 +636,56 @@ Deno.test("proxy worker: requests succeed whatever the collector does", async (t
     stack.receiver.respondNormally();
     await exportMarker(stack, "after-503");
   });
+});
+
+Deno.test("proxy worker: hop-by-hop headers are dropped both ways, X-Forwarded-* set", async () => {
+  using raw = rawUpstream(async (conn) => {
+    const response = "HTTP/1.1 200 OK\r\n" +
+      "Connection: close, X-Up-Hop\r\nX-Up-Hop: secret\r\nKeep-Alive: timeout=5\r\n" +
+      "Proxy-Authenticate: Basic\r\nProxy-Extra: 1\r\nUpgrade: h2c\r\n" +
+      "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Up-Kept: yes\r\nContent-Length: 2\r\n\r\nok";
+    await conn.write(new TextEncoder().encode(response));
+  });
+  await using stack = await startProxyStack(() => ({ TRACEGATE_UPSTREAM: raw.url }));
+  const response = await rawHttp(stack.port, {
+    target: "/hop?x=1",
+    host: "front.example:8443",
+    headers: [
+      ["Connection", "X-Client-Hop"],
+      ["X-Client-Hop", "secret"],
+      ["Keep-Alive", "timeout=5"],
+      ["TE", "trailers"],
+      ["Proxy-Authorization", "Basic eDp5"],
+      [FORCE_HEADER, "not the token"],
+      ["X-Forwarded-For", "203.0.113.7"],
+      ["X-Forwarded-Proto", "https"],
+      ["X-Kept", "yes"],
+    ],
+  });
+  const head = await raw.served;
+  const sent = head.split("\r\n").slice(1).map((line) => line.toLowerCase());
+  for (const name of ["x-client-hop", "keep-alive", "te:", "proxy-", FORCE_HEADER]) {
+    assert.deepEqual(sent.filter((line) => line.startsWith(name)), [], name);
+  }
+  for (
+    const line of [
+      `host: ${new URL(raw.url).host}`,
+      "x-forwarded-proto: https",
+      "x-forwarded-host: front.example:8443",
+      "x-kept: yes",
+    ]
+  ) {
+    assert.ok(sent.includes(line), `${line} in\n${sent.join("\n")}`);
+  }
+  assert.ok(sent.some((line) => line.startsWith("x-forwarded-for: 203.0.113.7")), head);
+
+  assert.equal(response.status, 200);
+  assert.equal(response.body, "ok");
+  assert.equal(response.headers.get("x-up-kept"), "yes");
+  assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+  for (const name of ["x-up-hop", "keep-alive", "proxy-authenticate", "proxy-extra", "upgrade"]) {
+    assert.equal(response.headers.get(name), null, name);
+  }
 });
 
 Deno.test("proxy worker: upstream failures answer 502 and 504, traced", async (t) => {
