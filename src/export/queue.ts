@@ -40,6 +40,8 @@ export interface QueueStats {
   readonly exportRequests: number;
   readonly queued: number;
   readonly awaitingTailDecision: number;
+  /** Taken by the export in progress and not settled yet; within `maxQueueSize` too. */
+  readonly exporting: number;
   /** In batches whose export timed out, the collector's answer still possible. */
   readonly awaitingOutcome: number;
   readonly dropped: Readonly<DropCounts>;
@@ -68,8 +70,8 @@ export class ExportQueue implements SpanProcessor {
   /** The export in progress: it sends the spans that were queued when it started. */
   #running: Promise<void> | undefined;
   #runningRun: Run | undefined;
-  /** Exports started and not yet ended nor given up (one, unless one was given up). */
-  readonly #runs = new Set<Run>();
+  /** Spans taken by exports in progress and not settled yet: held too, so within the bound. */
+  #exporting = 0;
   /** The one export scheduled after it, shared by every flush meanwhile, and when. */
   #next: Promise<void> | undefined;
   #nextScheduledAt = 0;
@@ -117,7 +119,7 @@ export class ExportQueue implements SpanProcessor {
       this.#enqueue(span);
     } else if (verdict === "dropped") {
       this.#release(traceId, held);
-    } else if (this.#awaitingCount + this.#queue.length >= this.#options.maxQueueSize) {
+    } else if (this.#held() >= this.#options.maxQueueSize) {
       this.#drop("queueFull", 1);
     } else {
       if (held) held.push(span);
@@ -171,12 +173,13 @@ export class ExportQueue implements SpanProcessor {
         `${this.#options.shutdownTimeoutMs} ms shutdown deadline`;
       this.#drop(
         "unsentAtShutdown",
-        this.#queue.length + this.#awaitingCount + this.#unsettledInRuns() + this.#awaitingOutcome,
+        this.#held() + this.#awaitingOutcome,
       );
     }
     this.#queue = [];
     this.#awaitingDecision.clear();
     this.#awaitingCount = 0;
+    this.#exporting = 0;
     clearTimeout(this.#reportTimer);
     this.#report();
     await this.#exporter.shutdown();
@@ -194,6 +197,7 @@ export class ExportQueue implements SpanProcessor {
       exportRequests: this.#exportRequests,
       queued: this.#queue.length,
       awaitingTailDecision: this.#awaitingCount,
+      exporting: this.#exporting,
       awaitingOutcome: this.#awaitingOutcome,
       dropped: { ...this.#dropped },
     };
@@ -206,7 +210,7 @@ export class ExportQueue implements SpanProcessor {
   }
 
   #enqueue(span: ReadableSpan): void {
-    if (this.#queue.length + this.#awaitingCount >= this.#options.maxQueueSize) {
+    if (this.#held() >= this.#options.maxQueueSize) {
       this.#drop("queueFull", 1);
       return;
     }
@@ -245,7 +249,7 @@ export class ExportQueue implements SpanProcessor {
   #run(): Promise<void> {
     const spans = this.#queue.splice(0);
     const state: Run = { startedAt: Date.now(), unsettled: spans.length, givenUp: false };
-    this.#runs.add(state);
+    this.#exporting += spans.length;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(() => {
@@ -256,7 +260,6 @@ export class ExportQueue implements SpanProcessor {
     const run: Promise<void> = Promise.race([this.#exportAll(state, spans), deadline]).finally(
       () => {
         clearTimeout(timer);
-        this.#runs.delete(state);
         if (this.#running === run) {
           this.#running = undefined;
           this.#runningRun = undefined;
@@ -278,8 +281,9 @@ export class ExportQueue implements SpanProcessor {
         kind: "failed",
         reason: error instanceof Error ? error.message : String(error),
       }));
-      if (run.givenUp) return; // its spans were counted then
+      if (run.givenUp || this.#closed) return; // its spans were counted then
       run.unsettled -= batch.length;
+      this.#exporting -= batch.length;
       this.#settle(batch.length, outcome);
     }
   }
@@ -288,9 +292,9 @@ export class ExportQueue implements SpanProcessor {
   #giveUp(run: Run): void {
     if (run.givenUp || this.#closed) return;
     run.givenUp = true;
-    this.#runs.delete(run);
     this.#lastProblem =
       `an export did not end within ${this.#options.exportTimeoutMs} ms (OTEL_BSP_EXPORT_TIMEOUT)`;
+    this.#exporting -= run.unsettled;
     this.#drop("exportFailed", run.unsettled);
     run.unsettled = 0;
   }
@@ -317,10 +321,9 @@ export class ExportQueue implements SpanProcessor {
     }
   }
 
-  #unsettledInRuns(): number {
-    let count = 0;
-    for (const run of this.#runs) count += run.unsettled;
-    return count;
+  /** Spans in memory that count against `maxQueueSize`. */
+  #held(): number {
+    return this.#queue.length + this.#awaitingCount + this.#exporting;
   }
 
   #settle(count: number, outcome: ExportOutcome): void {

@@ -106,6 +106,7 @@ function ownSetup(
   timeoutMs: number,
   reportMs = 60_000,
   exportTimeoutMs = 30_000,
+  maxQueueSize = 2048,
 ) {
   const lines: string[] = [];
   const next: { line?: PromiseWithResolvers<string> } = {};
@@ -119,7 +120,7 @@ function ownSetup(
       timeoutMs,
     }),
     {
-      maxQueueSize: 2048,
+      maxQueueSize,
       maxExportBatchSize: 512,
       scheduleDelayMs: 0,
       shutdownTimeoutMs: 5_000,
@@ -217,4 +218,23 @@ Deno.test("export queue: an export that never ends is given up; its flushes sett
     lines.join("\n"),
     /dropped 1 spans \(queue full: 0, export failed: 1\).*an export did not end within 100 ms/,
   );
+});
+
+Deno.test("export queue: spans in the export in progress count against the bound", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  const { queue, tracer } = ownSetup(collector.tracesUrl, 5_000, 60_000, 30_000, 10);
+  for (let i = 0; i < 6; i++) tracer.startSpan(`first ${i}`).end();
+  const first = queue.flush();
+  await collector.arrived; // the six are in the export the collector holds
+  assert.equal(queue.stats().exporting, 6);
+  for (let i = 0; i < 8; i++) tracer.startSpan(`second ${i}`).end();
+  assert.equal(queue.stats().queued, 4);
+  assert.equal(queue.stats().dropped.queueFull, 4);
+  collector.release();
+  await first;
+  await queue.flush();
+  assert.equal(queue.stats().exporting, 0);
+  assert.equal(queue.stats().exportedSpans, 10);
+  await queue.shutdown();
 });
