@@ -48,8 +48,11 @@ export interface ServerSpanStart {
   readonly request: Request;
   /** The context active when the request arrived; a runtime's own span in it becomes the parent. */
   readonly active: Context;
-  /** The socket peer, when the runtime knows it. */
-  readonly clientAddress?: string;
+  /**
+   * The socket peer, when the runtime knows it; as a function, it is asked only for a span that
+   * records the request's attributes (asking the runtime has a cost an unsampled request need not pay).
+   */
+  readonly clientAddress?: string | (() => string | undefined);
   /** An id already chosen for this request (for instance by `hono/request-id`). */
   readonly requestId?: string;
   readonly requestIds?: RequestIdPolicy;
@@ -133,7 +136,9 @@ export class ServerSpan {
       trustForwardedFor: settings.trustForwardedHeaders,
       sensitiveQueryParams: settings.sensitiveQueryParams,
       capturedRequestHeaders: settings.requestCaptures,
-      clientAddress: start.clientAddress,
+      clientAddress: typeof start.clientAddress === "function"
+        ? start.clientAddress()
+        : start.clientAddress,
     });
     attributes[ATTR_REQUEST_ID] = this.requestId;
     recordAttributes(this.span, attributes);
