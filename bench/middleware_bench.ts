@@ -3,6 +3,7 @@
  * with and without instrumentation. Providers have no span processor (spans are recorded, then
  * dropped): this is the request-path cost; export is measured under load by `bench/run.ts`.
  */
+import { context, createContextKey, ROOT_CONTEXT } from "@opentelemetry/api";
 import { Hono, type MiddlewareHandler } from "hono";
 import { tracegate } from "../middleware/mod.ts";
 import { onBodyEnd } from "../src/http/body_end.ts";
@@ -40,7 +41,7 @@ Deno.bench("tracegate, unsampled", { group }, () => request(traced, unsampled));
 Deno.bench("@hono/otel + SDK, sampled", { group }, () => request(peer, sampled));
 Deno.bench("@hono/otel + SDK, unsampled", { group }, () => request(peer, unsampled));
 
-// Two pieces of the middleware on their own, to show what each costs per request off Workers.
+// Pieces of the middleware on their own, to show what each costs per request off Workers.
 const wrapped = helloApp(async (c, next) => {
   await next();
   const response = onBodyEnd(c.res, () => {});
@@ -55,6 +56,24 @@ const probed = helloApp(async (c, next) => {
     // not on Workers
   }
 });
+// What any tracing middleware pays before its span: Hono's compose (one middleware takes Hono off
+// its single-handler path), the context made active around the handler (AsyncLocalStorage), the
+// propagation headers read and the hand-back headers written.
+const composed = helloApp(async (_c, next) => {
+  await next();
+});
+const requestContext = ROOT_CONTEXT.setValue(createContextKey("bench"), true);
+const inContext = helloApp((_c, next) => context.with(requestContext, next));
+const headersRead = helloApp(async (c, next) => {
+  const headers = c.req.raw.headers;
+  for (const name of ["traceparent", "tracestate", "baggage", "x-request-id"]) headers.get(name);
+  await next();
+});
+const handedBack = helloApp(async (c, next) => {
+  await next();
+  c.res.headers.set("x-request-id", REQUEST_HEADERS["x-request-id"]);
+  c.res.headers.set("server-timing", `traceparent;desc="${UNSAMPLED_TRACEPARENT}"`);
+});
 const pieces = "pieces of the middleware, each alone on bare Hono";
 Deno.bench("bare Hono", { group: pieces, baseline: true }, () => request(bare, sampled));
 Deno.bench("+ response body wrap (onBodyEnd)", { group: pieces }, () => request(wrapped, sampled));
@@ -62,4 +81,20 @@ Deno.bench(
   "+ c.executionCtx probe (throws off Workers)",
   { group: pieces },
   () => request(probed, sampled),
+);
+Deno.bench(
+  "+ a no-op middleware (Hono's compose)",
+  { group: pieces },
+  () => request(composed, sampled),
+);
+Deno.bench(
+  "+ context.with around next (AsyncLocalStorage)",
+  { group: pieces },
+  () => request(inContext, sampled),
+);
+Deno.bench("+ 4 propagation headers read", { group: pieces }, () => request(headersRead, sampled));
+Deno.bench(
+  "+ X-Request-ID and Server-Timing written",
+  { group: pieces },
+  () => request(handedBack, sampled),
 );
