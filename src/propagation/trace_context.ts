@@ -23,10 +23,13 @@ export class TraceContextPropagator implements TextMapPropagator {
     const traceparent = traceparentOf(context);
     if (traceparent === undefined) return;
     setter.set(carrier, TRACEPARENT_HEADER, traceparent);
-    // Re-parsed so that a foreign TraceState implementation cannot put an invalid list on the wire.
-    const foreignState = trace.getSpanContext(context)?.traceState?.serialize();
-    const tracestate = W3CTraceState.parse(foreignState)?.serialize();
-    if (tracestate !== undefined) setter.set(carrier, TRACESTATE_HEADER, tracestate);
+    const state = trace.getSpanContext(context)?.traceState;
+    // Ours is valid by construction; a foreign TraceState implementation's list is re-parsed, so
+    // that it cannot put an invalid list on the wire.
+    const tracestate = state instanceof W3CTraceState
+      ? state.serialize()
+      : W3CTraceState.parse(state?.serialize())?.serialize();
+    if (tracestate) setter.set(carrier, TRACESTATE_HEADER, tracestate);
   }
 
   extract(context: Context, carrier: unknown, getter: TextMapGetter): Context {

@@ -198,6 +198,13 @@ Deno.test("inject lower-cases ids and never writes an invalid tracestate", () =>
     traceState: ours,
   });
   assert.equal(inject(withOurs).get("tracestate"), "b=2,a=1");
+  const emptied = withSpanContext({
+    traceId: TRACE_ID,
+    spanId: PARENT_ID,
+    traceFlags: 0,
+    traceState: ours.unset("a").unset("b"),
+  });
+  assert.equal(inject(emptied).get("tracestate"), null);
 });
 
 Deno.test("trace randomness is recorded per trace id and defaults to random", () => {
