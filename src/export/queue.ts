@@ -54,15 +54,20 @@ interface Run {
   givenUp: boolean;
 }
 
-export interface ExportQueueOptions extends QueueSettings {
+export interface ExportQueueOptions extends Omit<QueueSettings, "exportTimeoutMs"> {
   /** One line per report interval when spans were dropped. */
   readonly log: (line: string) => void;
   readonly dropReportIntervalMs?: number;
+  /** Default 30 s, as `OTEL_BSP_EXPORT_TIMEOUT`'s. */
+  readonly exportTimeoutMs?: number;
 }
+
+const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
 
 export class ExportQueue implements SpanProcessor {
   readonly #exporter: OutcomeExporter;
   readonly #options: ExportQueueOptions;
+  readonly #exportTimeoutMs: number;
   #queue: ReadableSpan[] = [];
   /** Record-only spans by trace id, waiting for their local root to decide. */
   readonly #awaitingDecision = new Map<string, ReadableSpan[]>();
@@ -96,6 +101,7 @@ export class ExportQueue implements SpanProcessor {
   constructor(exporter: SpanExporter | OutcomeExporter, options: ExportQueueOptions) {
     this.#exporter = outcomeExporter(exporter);
     this.#options = options;
+    this.#exportTimeoutMs = options.exportTimeoutMs ?? DEFAULT_EXPORT_TIMEOUT_MS;
   }
 
   onStart(_span: Span, _parentContext: Context): void {}
@@ -255,7 +261,7 @@ export class ExportQueue implements SpanProcessor {
       timer = setTimeout(() => {
         this.#giveUp(state);
         resolve();
-      }, this.#options.exportTimeoutMs);
+      }, this.#exportTimeoutMs);
     });
     const run: Promise<void> = Promise.race([this.#exportAll(state, spans), deadline]).finally(
       () => {
@@ -293,7 +299,7 @@ export class ExportQueue implements SpanProcessor {
     if (run.givenUp || this.#closed) return;
     run.givenUp = true;
     this.#lastProblem =
-      `an export did not end within ${this.#options.exportTimeoutMs} ms (OTEL_BSP_EXPORT_TIMEOUT)`;
+      `an export did not end within ${this.#exportTimeoutMs} ms (OTEL_BSP_EXPORT_TIMEOUT)`;
     this.#exporting -= run.unsettled;
     this.#drop("exportFailed", run.unsettled);
     run.unsettled = 0;
@@ -306,7 +312,7 @@ export class ExportQueue implements SpanProcessor {
    */
   #giveUpStalled(): void {
     const now = Date.now();
-    const limit = this.#options.exportTimeoutMs;
+    const limit = this.#exportTimeoutMs;
     const running = this.#runningRun;
     if (running && (running.givenUp || now - running.startedAt > limit)) {
       this.#giveUp(running);

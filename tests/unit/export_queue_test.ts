@@ -35,7 +35,6 @@ function setup(
       maxExportBatchSize: 512,
       scheduleDelayMs: 20,
       shutdownTimeoutMs: 5_000,
-      exportTimeoutMs: 30_000,
       log: (line) => lines.push(line),
       dropReportIntervalMs: 60_000,
     },
