@@ -50,6 +50,15 @@ import {
  */
 const COUNT_LIMIT = 128;
 
+/**
+ * What a span holds until it is written to, shared: most spans never get an event or a link, and
+ * each of these is replaced, never changed (one allocation fewer each per span).
+ */
+const NONE: never[] = Object.freeze([]) as never[];
+const NOT_ENDED = Object.freeze([0, 0]) as unknown as HrTime;
+const NO_DURATION = Object.freeze([-1, -1]) as unknown as HrTime;
+const UNSET_STATUS: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+
 /** The SDK's name for the event `recordException` adds. */
 const EXCEPTION_EVENT = "exception";
 
@@ -78,12 +87,12 @@ export class RecordingSpan implements SdkSpan, ReadableSpan {
   readonly kind: SpanKind;
   readonly parentSpanContext: SpanContext | undefined;
   readonly startTime: HrTime;
-  endTime: HrTime = [0, 0];
-  duration: HrTime = [-1, -1];
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  endTime: HrTime = NOT_ENDED;
+  duration: HrTime = NO_DURATION;
+  status: SpanStatus = UNSET_STATUS;
   readonly attributes: Attributes = {};
-  readonly links: Link[] = [];
-  readonly events: TimedEvent[] = [];
+  links: Link[] = NONE;
+  events: TimedEvent[] = NONE;
   readonly resource: Resource;
   readonly instrumentationScope: InstrumentationScope;
   droppedAttributesCount = 0;
@@ -180,6 +189,7 @@ export class RecordingSpan implements SdkSpan, ReadableSpan {
       attributes = attributesOrStartTime;
     }
     const limited = withinCountLimit(sanitizeAttributes(attributes));
+    if (this.events === NONE) this.events = [];
     this.events.push({
       name,
       attributes: limited.attributes,
@@ -199,6 +209,7 @@ export class RecordingSpan implements SdkSpan, ReadableSpan {
     const recorded: Link = { context: link.context };
     if (limited.count > 0) recorded.attributes = limited.attributes;
     if (limited.dropped > 0) recorded.droppedAttributesCount = limited.dropped;
+    if (this.links === NONE) this.links = [];
     this.links.push(recorded);
     return this;
   }
