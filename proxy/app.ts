@@ -4,7 +4,6 @@
  * trace handed back. Runtime specifics (env, waitUntil, the socket peer) come from the entries.
  */
 import { context } from "@opentelemetry/api";
-import { type Context, Hono } from "hono";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
@@ -263,19 +262,4 @@ function finish(
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/**
- * The proxy as a Hono app. `proxyOf` gives the proxy for a request's context (built on first use,
- * since on Workers the environment arrives with the first request) and `infoOf` what the runtime
- * knows of the request.
- */
-// deno-lint-ignore no-explicit-any
-export function createProxyApp<E extends { Bindings?: any }>(
-  proxyOf: (c: Context<E>) => Proxy,
-  infoOf: (c: Context<E>) => ProxyRequestInfo,
-): Hono<E> {
-  const app = new Hono<E>();
-  app.all("*", (c) => proxyOf(c).handle(c.req.raw, infoOf(c)));
-  return app;
 }

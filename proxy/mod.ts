@@ -20,11 +20,11 @@
  */
 export {
   createProxy,
-  createProxyApp,
   createProxyFrom,
   type Proxy,
   type ProxyOptions,
   type ProxyRequestInfo,
 } from "./app.ts";
+export { createProxyApp } from "./hono_app.ts";
 export { type ProxyConfig, type ProxySettings, readProxyConfig } from "./config.ts";
 export { EdgeSampler } from "./sampling.ts";
