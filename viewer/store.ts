@@ -235,7 +235,9 @@ export class TraceStore {
     for (const entry of this.#traces.values()) {
       if (needle === "" || entry.matches(needle)) matches.push(entry.summary);
     }
-    return matches.sort((a, b) => compareNanos(b.startTimeUnixNano, a.startTimeUnixNano));
+    // Start times have millisecond precision (the SDK's too), so fast requests tie: the trace
+    // added to later counts as newer (reversed arrival order, then a stable sort).
+    return matches.reverse().sort((a, b) => compareNanos(b.startTimeUnixNano, a.startTimeUnixNano));
   }
 
   /**

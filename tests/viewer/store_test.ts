@@ -152,6 +152,17 @@ Deno.test("maxTraces keeps the traces most recently added to; maxSpansPerTrace c
   assert.equal(firstSummary?.droppedSpanCount, 1);
 });
 
+Deno.test("search lists newest first; traces starting in the same millisecond, latest arrival first", () => {
+  const store = new TraceStore({ settleMs: 60_000 });
+  const [early, tiedFirst, tiedSecond, late] = [traceId(), traceId(), traceId(), traceId()];
+  store.add([span(tiedFirst, { start: 5 }), span(early, { start: 1 })]);
+  store.add([span(late, { start: 9 })]);
+  store.add([span(tiedSecond, { start: 5 })]);
+  const listed = store.search().map((summary) => summary.traceId);
+  store.close();
+  assert.deepStrictEqual(listed, [late, tiedSecond, tiedFirst, early]);
+});
+
 Deno.test("search: trace id or prefix, request id, attribute or resource value, span name", () => {
   const store = new TraceStore({ settleMs: 60_000 });
   const [older, newer, other] = [traceId(), traceId(), traceId()];
