@@ -1,7 +1,8 @@
 /**
  * What the proxy tests (Deno entry and Worker) share to drive a proxy and check what it did: caller
  * trace contexts, span look-ups by request id, trace and service, a strict reading of the
- * `traceparent` an upstream received, and a WebSocket client that keeps what it receives.
+ * `traceparent` an upstream received, a WebSocket client that keeps what it receives, and the
+ * raw upstream answer with hop-by-hop fields both proxy entries must strip.
  */
 import assert from "node:assert/strict";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
@@ -114,4 +115,23 @@ export function webSocketClient(
       check();
     });
   return { socket, messages, opened: opened.promise, received, closed: closed.promise };
+}
+
+/** A raw upstream answer carrying hop-by-hop fields (named by Connection too) and two cookies. */
+export const HOP_BY_HOP_RESPONSE = "HTTP/1.1 200 OK\r\n" +
+  "Connection: close, X-Up-Hop\r\nX-Up-Hop: secret\r\nKeep-Alive: timeout=5\r\n" +
+  "Proxy-Authenticate: Basic\r\nProxy-Extra: 1\r\nUpgrade: h2c\r\n" +
+  "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Up-Kept: yes\r\nContent-Length: 2\r\n\r\nok";
+
+/** What reaches the client of `HOP_BY_HOP_RESPONSE`: the end-to-end fields only. */
+export function assertHopByHopDropped(
+  response: { status: number; body: string; headers: Headers },
+) {
+  assert.equal(response.status, 200);
+  assert.equal(response.body, "ok");
+  assert.equal(response.headers.get("x-up-kept"), "yes");
+  assert.deepEqual(response.headers.getSetCookie(), ["a=1", "b=2"]);
+  for (const name of ["x-up-hop", "keep-alive", "proxy-authenticate", "proxy-extra", "upgrade"]) {
+    assert.equal(response.headers.get(name), null, name);
+  }
 }
