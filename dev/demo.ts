@@ -47,8 +47,9 @@ export function demoApp(tracing: Tracing, origin: () => string): Hono<TracegateE
     const userId = propagation.getBaggage(c.var.traceContext)?.getEntry("user.id")?.value;
     return c.json({ userId: userId ?? null });
   });
-  // Without this Hono would print each /fail stack trace; the error span already records it.
-  app.onError((error, c) => c.text(`${error.message}\n`, 500));
+  // Without this Hono would print each /fail stack trace; the error span already records it,
+  // and the client gets a generic body (an exception's message is for spans and logs only).
+  app.onError((_error, c) => c.text("Internal Server Error\n", 500));
   return app;
 }
 
