@@ -7,18 +7,17 @@ import type { HttpSettings } from "../config/settings.ts";
 import { type HeaderCapture, requestHeaderCaptures, responseHeaderCaptures } from "./attributes.ts";
 import { type SensitiveQueryParams, sensitiveQueryParams } from "./redact.ts";
 
-export interface HttpPolicy {
+/** The settings as they come, but for the lists each request would otherwise normalise again. */
+export interface HttpPolicy extends
+  Omit<
+    HttpSettings,
+    "captureRequestHeaders" | "captureResponseHeaders" | "sensitiveQueryParams"
+  > {
   /** Lower case. */
   readonly requestIdHeader: string;
-  readonly baggageAttributes: readonly string[];
   readonly requestCaptures: readonly HeaderCapture[];
   readonly responseCaptures: readonly HeaderCapture[];
   readonly sensitiveQueryParams: SensitiveQueryParams;
-  readonly trustForwardedHeaders: boolean;
-  readonly serverTiming: boolean;
-  readonly traceResponse: boolean;
-  readonly debug: boolean;
-  readonly accessLog: boolean;
 }
 
 export function httpPolicy(settings: HttpSettings): HttpPolicy {
