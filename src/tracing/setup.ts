@@ -21,6 +21,7 @@ import { createPropagator } from "../propagation/mod.ts";
 import { samplerFromSettings } from "../sampling.ts";
 import { NO_TAIL_RULES, type TailRules } from "../sampling/tail.ts";
 import { UnreadBodies } from "./unread_bodies.ts";
+import { PooledIdGenerator } from "./ids.ts";
 import { SpanStarter, type StartSpan } from "./span_starter.ts";
 
 export const TRACER_NAME = "tracegate";
@@ -136,12 +137,19 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     [ATTR_SERVICE_NAME]: settings.serviceName,
   });
   const sampler = options.sampler ?? samplerFromSettings(settings.sampler);
-  const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: processors });
+  const ids = new PooledIdGenerator();
+  const provider = new BasicTracerProvider({
+    resource,
+    sampler,
+    spanProcessors: processors,
+    idGenerator: ids,
+  });
   const starter = new SpanStarter({
     sampler,
     processors,
     resource,
     scope: { name: TRACER_NAME, version: TRACER_VERSION },
+    ids,
   });
   return endingUnreadBodies({
     provider,

@@ -18,7 +18,7 @@ import {
 import { type InstrumentationScope, isTracingSuppressed } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
 import {
-  RandomIdGenerator,
+  type IdGenerator,
   type Sampler,
   SamplingDecision,
   type SpanProcessor,
@@ -39,6 +39,8 @@ export interface SpanStarterOptions {
   readonly processors: readonly SpanProcessor[];
   readonly resource: Resource;
   readonly scope: InstrumentationScope;
+  /** The provider's, so that its SDK spans and these draw ids alike. */
+  readonly ids: IdGenerator;
 }
 
 const NO_LINKS: readonly Link[] = Object.freeze([]);
@@ -48,13 +50,14 @@ export class SpanStarter implements SpanPipeline {
   readonly scope: InstrumentationScope;
   readonly #sampler: Sampler;
   readonly #processors: readonly SpanProcessor[];
-  readonly #ids = new RandomIdGenerator();
+  readonly #ids: IdGenerator;
 
   constructor(options: SpanStarterOptions) {
     this.resource = options.resource;
     this.scope = options.scope;
     this.#sampler = options.sampler;
     this.#processors = options.processors;
+    this.#ids = options.ids;
   }
 
   readonly start: StartSpan = (name, kind, context, links = NO_LINKS) => {

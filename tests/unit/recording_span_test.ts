@@ -22,6 +22,7 @@ import {
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { samplerFromSettings } from "../../src/sampling.ts";
+import { PooledIdGenerator } from "../../src/tracing/ids.ts";
 import { SpanStarter } from "../../src/tracing/span_starter.ts";
 import { W3CTraceState } from "../../src/propagation/tracestate.ts";
 import { RecordingSpan } from "../../src/tracing/recording_span.ts";
@@ -228,6 +229,7 @@ function recordedBy() {
     processors: [processor],
     resource,
     scope: { name: "tracegate" },
+    ids: new PooledIdGenerator(),
   });
   return {
     start: starter.start,
