@@ -99,7 +99,8 @@ export class ServerSpan {
   readonly #method: string;
   #route: string | undefined;
   #errored = false;
-  readonly #unreadBodies = new UnreadBodies();
+  /** Only a recording span's calls are held to end with it. */
+  readonly #unreadBodies: UnreadBodies | undefined;
   readonly #start: ServerSpanStart;
   /** The caller's span context, when it sent one. */
   readonly #caller: SpanContext | undefined;
@@ -114,17 +115,27 @@ export class ServerSpan {
       resolveRequestId(request.headers.get(settings.requestIdHeader), start.requestIds);
 
     this.#start = start;
-    const { parent, links } = parentFor(tracing, start);
+    const parent = parentFor(tracing, start);
     const caller = trace.getSpanContext(parent);
     this.#caller = caller?.isRemote ? caller : undefined;
-    this.#method = request.method;
-    this.span = tracing.startSpan(spanNameFor(request.method), SpanKind.SERVER, parent, links);
+    const method = this.#method = request.method;
+    this.span = tracing.startSpan(
+      spanNameFor(method),
+      SpanKind.SERVER,
+      parent,
+      start.inbound === "link" ? inboundLinks(tracing, start.request, parent) : undefined,
+    );
     // A record-only span (kept only if a tail rule says so) gets its attributes once it may be
     // exported: most are discarded at the response, and attributes are the costly part.
     if (isSampled(this.span)) this.#recordRequest();
     const own = withRequestId(trace.setSpan(parent, this.span), this.requestId);
     // Calls made while handling the request end with it at the latest, body read or not.
-    this.context = this.span.isRecording() ? withUnreadBodies(own, this.#unreadBodies) : own;
+    if (this.span.isRecording()) {
+      this.#unreadBodies = new UnreadBodies();
+      this.context = withUnreadBodies(own, this.#unreadBodies);
+    } else {
+      this.context = own;
+    }
   }
 
   #recordRequest(): void {
@@ -179,14 +190,11 @@ export class ServerSpan {
         markError(span, status.errorType ?? String(response.status));
       }
     }
-    const headed = withHeaders(response, (headers) => {
-      headers.set(settings.requestIdHeader, this.requestId);
-      handBackHeaders(headers, traceparentOf(this.context), settings);
-    });
+    const headed = this.#withHeaders(response);
 
     if (end.ending.kind === "now" || (!span.isRecording() && end.beforeEnd === undefined)) {
       // Nothing that will be exported, so nothing waits for the body or needs a flush.
-      this.#unreadBodies.endAll();
+      this.#unreadBodies?.endAll();
       span.end();
       this.#logEnd(response.status);
       return headed;
@@ -202,13 +210,40 @@ export class ServerSpan {
         const reason = ending.kind === "withBody" ? ending.reasonAt?.(outcome) : undefined;
         if (reason !== undefined) span.setAttribute(ATTR_SAMPLING_REASON, reason);
       } finally {
-        this.#unreadBodies.endAll();
+        this.#unreadBodies?.endAll();
         span.end();
         this.#logEnd(response.status);
         const exported = this.#tracing.exportEnded();
         settle?.(exported);
       }
     }, end.bodyEnd);
+  }
+
+  /**
+   * The response with the request id and the hand-back headers. A fetched Response has immutable
+   * headers: it is then copied (the body moves, it is not read). A WebSocket upgrade fetched in
+   * workerd is copied with its `webSocket`, the only way workerd builds a 101; any other 101 is
+   * passed on as it is.
+   */
+  #withHeaders(response: Response): Response {
+    try {
+      this.#setHeaders(response.headers);
+      return response;
+    } catch {
+      const webSocket = webSocketOf(response);
+      if (response.status === 101 && webSocket === undefined) return response;
+      const copy = webSocket === undefined
+        ? new Response(response.body, response)
+        : new Response(null, { status: 101, headers: response.headers, webSocket } as ResponseInit);
+      this.#setHeaders(copy.headers);
+      return copy;
+    }
+  }
+
+  #setHeaders(headers: Headers): void {
+    const settings = this.#tracing.http;
+    headers.set(settings.requestIdHeader, this.requestId);
+    handBackHeaders(headers, traceparentOf(this.context), settings);
   }
 
   /** The debug and access-log lines, when switched on. */
@@ -248,47 +283,27 @@ function markClientDisconnected(span: Span, bytesSent: number | undefined): void
   );
 }
 
-function parentFor(tracing: Tracing, start: ServerSpanStart): { parent: Context; links?: Link[] } {
+/** The server span's parent context: the caller's (`continue`), or a new trace's. */
+function parentFor(tracing: Tracing, start: ServerSpanStart): Context {
   const active = linked(start.active);
-  const mode = start.inbound ?? "continue";
-  const runtimeSpan = trace.getSpan(active);
-  if (mode === "continue") {
-    const extracted = tracing.propagator.extract(active, start.request.headers, headersGetter);
-    // A runtime's own server span (Deno with OTEL_DENO=true) already continued the caller's
-    // trace: nest under it rather than beside it, keeping the extracted baggage.
-    return {
-      parent: runtimeSpan && trace.isSpanContextValid(runtimeSpan.spanContext())
-        ? trace.setSpan(extracted, runtimeSpan)
-        : extracted,
-    };
+  if ((start.inbound ?? "continue") !== "continue") {
+    return propagation.deleteBaggage(trace.deleteSpan(active));
   }
-  const fresh = propagation.deleteBaggage(trace.deleteSpan(active));
-  if (mode === "ignore") return { parent: fresh };
-  const inbound = trace.getSpanContext(
-    tracing.propagator.extract(fresh, start.request.headers, headersGetter),
-  );
-  const links: Link[] | undefined = inbound && trace.isSpanContextValid(inbound)
-    ? [{ context: inbound, attributes: { "tracegate.link": "inbound" } satisfies Attributes }]
-    : undefined;
-  return { parent: fresh, links };
+  const extracted = tracing.propagator.extract(active, start.request.headers, headersGetter);
+  // A runtime's own server span (Deno with OTEL_DENO=true) already continued the caller's
+  // trace: nest under it rather than beside it, keeping the extracted baggage.
+  const runtimeSpan = trace.getSpan(active);
+  return runtimeSpan && trace.isSpanContextValid(runtimeSpan.spanContext())
+    ? trace.setSpan(extracted, runtimeSpan)
+    : extracted;
 }
 
-/**
- * Applies `set` to the response's headers. A fetched Response has immutable headers: it is then
- * copied (the body moves, it is not read). A WebSocket upgrade fetched in workerd is copied with
- * its `webSocket`, the only way workerd builds a 101; any other 101 is passed on as it is.
- */
-function withHeaders(response: Response, set: (headers: Headers) => void): Response {
-  try {
-    set(response.headers);
-    return response;
-  } catch {
-    const webSocket = webSocketOf(response);
-    if (response.status === 101 && webSocket === undefined) return response;
-    const copy = webSocket === undefined
-      ? new Response(response.body, response)
-      : new Response(null, { status: 101, headers: response.headers, webSocket } as ResponseInit);
-    set(copy.headers);
-    return copy;
-  }
+/** `link` mode: the caller's span context, extracted over the new trace's `fresh` context. */
+function inboundLinks(tracing: Tracing, request: Request, fresh: Context): Link[] | undefined {
+  const inbound = trace.getSpanContext(
+    tracing.propagator.extract(fresh, request.headers, headersGetter),
+  );
+  return inbound && trace.isSpanContextValid(inbound)
+    ? [{ context: inbound, attributes: { "tracegate.link": "inbound" } satisfies Attributes }]
+    : undefined;
 }

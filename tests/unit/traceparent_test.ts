@@ -163,3 +163,28 @@ Deno.test("format refuses ids that would make an invalid header", () => {
     assert.throws(() => formatTraceparent(parts), RangeError, JSON.stringify(parts));
   }
 });
+
+Deno.test("the character scan agrees with the grammar as a regular expression, one character off at a time", () => {
+  // The four fields as the specification writes them; the scan in parseTraceparent replaces it.
+  const grammar = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})/;
+  const reference = (header: string) => {
+    const match = grammar.exec(header);
+    if (!match || match[1] === "ff" || /^0+$/.test(match[2]) || /^0+$/.test(match[3])) return;
+    if (header.length > 55 && (match[1] === "00" || header[55] !== "-")) return;
+    return { traceId: match[2], parentId: match[3], flags: parseInt(match[4], 16) & 0x03 };
+  };
+  const characters = "0123456789abcdefABFg-._\u00e9\u0661\u0130";
+  let seed = 8;
+  const next = (bound: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % bound;
+  const bases = [
+    VALID,
+    `cc-${TRACE_ID}-${PARENT_ID}-01-x`,
+    `00-${"0".repeat(31)}1-${PARENT_ID}-fe`,
+  ];
+  for (let i = 0; i < 20_000; i++) {
+    const base = bases[i % bases.length];
+    const at = next(base.length);
+    const value = base.slice(0, at) + characters[next(characters.length)] + base.slice(at + 1);
+    assert.deepEqual(parseTraceparent(value), reference(value), value);
+  }
+});
