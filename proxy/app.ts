@@ -24,6 +24,7 @@ import {
   isServerWideOptions,
   methodNotForwarded,
   serverWideOptions,
+  type UpstreamRequest,
   upstreamRequest,
 } from "./forward.ts";
 import { carriesForceToken, EdgeSampler, isIgnoredPath, withRequestFacts } from "./sampling.ts";
@@ -133,7 +134,7 @@ interface Forwarder {
 interface Outcome {
   readonly response: Response;
   readonly upstreamFailed: boolean;
-  readonly client?: ClientSpan;
+  readonly client?: ClientSpan<UpstreamRequest>;
 }
 
 /** Traces one request, answers it (forwarded or not) and ends its spans with the response. */
@@ -196,7 +197,7 @@ async function answer(
   }
   server.setRoute(route.template);
   const deadline = new ProgressDeadline(proxy.deadlines);
-  const client = new ClientSpan(
+  const client: ClientSpan<UpstreamRequest> = new ClientSpan(
     proxy.tracing,
     server.context,
     upstreamRequest(request, target, {

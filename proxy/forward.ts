@@ -6,6 +6,7 @@ import { isToken } from "../src/http/token.ts";
 import type { ProgressDeadline } from "./deadline.ts";
 import type { UpstreamTarget } from "./routes.ts";
 import { webSocketOf } from "../src/http/websocket.ts";
+import type { UnbuiltRequest } from "../src/tracing/client.ts";
 
 export interface ForwardingOptions {
   /** The connecting client's address, appended to `X-Forwarded-For`. */
@@ -21,26 +22,36 @@ export interface ForwardingOptions {
 }
 
 /**
+ * The request to send upstream, in parts: {@link fetchUpstream} builds and sends it, so that the
+ * trace context can be written into its headers before (see `ClientSpan`).
+ */
+export interface UpstreamRequest extends UnbuiltRequest {
+  /** The inbound body, streamed through the deadline's watch; absent when there is none. */
+  readonly body?: ReadableStream<Uint8Array>;
+}
+
+/**
  * The request to send upstream: the inbound method, headers and body (streamed), minus hop-by-hop
- * headers, with `Host` set to the target's, redirects passed back rather than followed, and the
- * deadline's signal (watching the upload's progress when there is a body).
+ * headers, with `Host` set to the target's; sent with redirects passed back rather than followed,
+ * and the deadline's signal (watching the upload's progress when there is a body).
  *
  * `X-Forwarded-For` gets the client address appended to any existing value. `X-Forwarded-Proto`
  * and `X-Forwarded-Host` are only set when absent: a proxy in front of this one (a CDN) saw the
  * client's original scheme and host, which this proxy cannot know better. Like any X-Forwarded-*
  * header, they are as trustworthy as the hop that set them.
  *
- * The headers are read once and the Request built once, signal included: in Deno, copying a
- * `Headers` (`new Headers(h)`, or a `Headers` in an init) walks it through WebIDL conversion, a
- * `for…of` over it costs eight times a `forEach`, and passing an init to `fetch` builds the
- * Request again (measured with `deno bench` on Deno 2.9.6: 140 µs for copy, strip and rebuild,
- * 31 µs this way).
+ * The headers are read once, into pairs the client span adds the trace context to, and the Request
+ * is built once, by `fetch`: in Deno, copying a `Headers` (`new Headers(h)`, or a `Headers` in an
+ * init) walks it through WebIDL conversion, a `for…of` over it costs eight times a `forEach`
+ * (measured with `deno bench` on Deno 2.9.6: 140 µs for copy, strip and rebuild, 31 µs with one
+ * `forEach`), and every field deleted or set on a built Request is validated and its header list
+ * scanned again.
  */
 export function upstreamRequest(
   inbound: Request,
   target: UpstreamTarget,
   options: ForwardingOptions,
-): Request {
+): UpstreamRequest {
   const { headers: received } = inbound;
   const earlier = received.get("x-forwarded-for");
   const { clientAddress } = options;
@@ -57,21 +68,36 @@ export function upstreamRequest(
   const dropped = ["host", "x-forwarded-for"];
   for (const name of options.stripHeaders ?? []) dropped.push(name.toLowerCase());
   const headers = endToEnd(received, dropped, added);
-
+  const method = fetchMethod(inbound.method);
   const { body } = inbound;
-  // `duplex` is required by the Fetch standard for a stream body but missing from RequestInit.
-  const init: RequestInit & { duplex?: "half" } = {
-    method: inbound.method,
+  // Only a request with a body pays for the watched stream.
+  if (!body) return { method, url: target.href, headers };
+  return {
+    method,
+    url: target.href,
     headers,
-    redirect: "manual",
-    signal: options.deadline.signal,
+    body: withLength(options.deadline.watch(body), inbound.headers),
   };
-  if (body) {
-    // Only a request with a body pays for the watched stream.
-    init.body = withLength(options.deadline.watch(body), inbound.headers);
-    init.duplex = "half";
-  }
-  return new Request(target.href, init);
+}
+
+/** The methods the Fetch standard upper-cases when a Request is built ("normalize a method"). */
+const NORMALIZED_METHODS: ReadonlySet<string> = new Set([
+  "DELETE",
+  "GET",
+  "HEAD",
+  "OPTIONS",
+  "POST",
+  "PUT",
+]);
+
+/**
+ * The method as the Request built from it will carry it, for the span to record before it is
+ * built (it is what the Fetch standard's constructor makes of it; tested against `new Request`).
+ */
+export function fetchMethod(method: string): string {
+  if (NORMALIZED_METHODS.has(method)) return method;
+  const upper = method.toUpperCase();
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
 }
 
 export type UpstreamResult =
@@ -80,30 +106,49 @@ export type UpstreamResult =
   | { readonly kind: "timeout" };
 
 /**
- * Sends a request built by {@link upstreamRequest} with `deadline`, and classifies the outcome.
+ * Sends a request made by {@link upstreamRequest} with `deadline`, and classifies the outcome.
  * The deadline is how long the upstream may leave the exchange without progress: while the
  * request body is being sent, the most time between two chunks; once it is sent, the wait for
  * the response headers. Past it the request is aborted and the result is `timeout`; any other
  * failure before the headers is `unreachable`. An upload that keeps moving is never cut short,
  * however long it takes, and the response body may take as long as it takes.
  *
- * `send` defaults to the global `fetch`. It is called as a plain function with the request alone,
- * so pass a Workers service binding as `(request) => env.SERVICE.fetch(request)`.
+ * `send` defaults to the global `fetch`. It is called as a plain function with a URL and an init,
+ * so pass a Workers service binding as `(url, init) => env.SERVICE.fetch(url, init)`.
  */
 export async function fetchUpstream(
-  request: Request,
+  request: UpstreamRequest,
   deadline: ProgressDeadline,
-  send: (request: Request) => Promise<Response> = fetch,
+  send: typeof fetch = fetch,
 ): Promise<UpstreamResult> {
+  // Built here and only here, inside `send`: `fetch` builds a Request even from a Request, and a
+  // second Request also chains a second abort signal to the deadline's (Deno 2.9.6: a WeakRef each).
+  const init = upstreamInit(request, deadline.signal);
   deadline.start();
   try {
-    return { kind: "response", response: await send(request) };
+    return { kind: "response", response: await send(request.url, init) };
   } catch (error) {
     return deadline.expired ? { kind: "timeout" } : { kind: "unreachable", error };
   } finally {
     // Once the headers are in, the deadline is over: the body streams for as long as it needs.
     deadline.stop();
   }
+}
+
+/** The init an upstream request is built with: redirects are passed back, not followed. */
+export function upstreamInit(request: UpstreamRequest, signal: AbortSignal): RequestInit {
+  // `duplex` is required by the Fetch standard for a stream body but missing from RequestInit.
+  const init: RequestInit & { duplex?: "half" } = {
+    method: request.method,
+    headers: request.headers,
+    redirect: "manual",
+    signal,
+  };
+  if (request.body) {
+    init.body = request.body;
+    init.duplex = "half";
+  }
+  return init;
 }
 
 /** workerd's TransformStream that gives the stream passing through it a known length. */
@@ -224,7 +269,7 @@ function endToEnd(
   headers: Headers,
   drop: readonly string[],
   add: readonly [string, string][],
-): HeadersInit {
+): [string, string][] | Headers {
   const connection = headers.get("connection");
   const named = connection === null ? undefined : tokens(connection).filter(isToken);
   const dropped = (name: string) =>

@@ -207,7 +207,7 @@ export function requestUrlParts(href: string): RequestUrlParts {
 
 /** The attributes of an HTTP client span known before the request is sent. */
 export function clientRequestAttributes(
-  request: Request,
+  request: Pick<Request, "method" | "url">,
   sensitiveQueryParams: SensitiveQueryParams,
 ): Attributes {
   const url = new URL(request.url);

@@ -3,7 +3,15 @@
  * injected into the request, the span ended when the response body has been consumed or
  * cancelled. Used by the traced `fetch` and by the proxy's upstream call.
  */
-import { type Context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  type Context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapPropagator,
+  type TextMapSetter,
+  trace,
+} from "@opentelemetry/api";
 import {
   clientRequestAttributes,
   clientStatusFor,
@@ -19,17 +27,32 @@ import { isSampled } from "./sampled.ts";
 import { recordAttributes } from "./recording_span.ts";
 import type { Tracing } from "./setup.ts";
 
-export class ClientSpan {
+/**
+ * A request still to be built, as its parts: what the span records of it, and header pairs the
+ * context is injected into before anything validates them.
+ */
+export interface UnbuiltRequest {
+  readonly method: string;
+  readonly url: string;
+  /** Pairs, or a `Headers` where it is native (workerd) and changing it costs little. */
+  readonly headers: [string, string][] | Headers;
+}
+
+export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
   readonly span: Span;
   /** The outgoing request, with the context injected. */
-  readonly request: Request;
+  readonly request: R;
   readonly #tracing: Tracing;
   readonly #requestId: string | undefined;
   /** A record-only span's request, until its attributes are on the span (see `discard`). */
-  #unrecorded: Request | undefined;
+  #unrecorded: R | undefined;
 
-  /** Takes `request` over: a Request the caller built, whose headers it may change. */
-  constructor(tracing: Tracing, parent: Context, request: Request) {
+  /**
+   * Takes `request` over: a Request the caller built, or the parts of one (its header pairs get
+   * the context: in Deno, deleting and setting fields on a built Request re-validates and rescans
+   * its header list for each field).
+   */
+  constructor(tracing: Tracing, parent: Context, request: R) {
     this.#tracing = tracing;
     const span = tracing.startSpan(spanNameFor(request.method), SpanKind.CLIENT, parent);
     this.span = span;
@@ -39,12 +62,16 @@ export class ClientSpan {
       this.#unrecorded = request;
       if (isSampled(span)) this.#recordRequest();
     }
-    const { headers } = request;
     // Whatever trace headers the request already had (an inbound one being forwarded, possibly
     // invalid) give way to this call's context: only valid context goes onward.
-    for (const field of tracing.propagator.fields()) headers.delete(field);
-    tracing.propagator.inject(trace.setSpan(parent, span), headers, headersSetter);
-    if (requestId !== undefined) headers.set(tracing.http.requestIdHeader, requestId);
+    const context = trace.setSpan(parent, span);
+    const { headers } = request;
+    if (Array.isArray(headers)) injectIntoPairs(tracing, context, requestId, headers);
+    else {
+      for (const field of tracing.propagator.fields()) headers.delete(field);
+      tracing.propagator.inject(context, headers, headersSetter);
+      if (requestId !== undefined) headers.set(tracing.http.requestIdHeader, requestId);
+    }
     this.request = request;
   }
 
@@ -90,6 +117,53 @@ export class ClientSpan {
   discard(): void {
     this.span.end();
   }
+}
+
+/**
+ * What injecting into a `Headers` does, on pairs: the propagator's fields and the ones it writes
+ * (the request id's among them) replace any the pairs had, a later write of a name replacing an
+ * earlier one as `Headers.set` does.
+ */
+function injectIntoPairs(
+  tracing: Tracing,
+  context: Context,
+  requestId: string | undefined,
+  pairs: [string, string][],
+): void {
+  const injected: [string, string][] = [];
+  tracing.propagator.inject(context, injected, pairsSetter);
+  if (requestId !== undefined) pairsSetter.set(injected, tracing.http.requestIdHeader, requestId);
+  const replaced = fieldsOf(tracing.propagator);
+  let kept = 0;
+  for (const pair of pairs) {
+    const name = pair[0].toLowerCase();
+    if (replaced.includes(name) || injected.some((written) => written[0] === name)) continue;
+    pairs[kept++] = pair;
+  }
+  pairs.length = kept;
+  for (const pair of injected) pairs.push(pair);
+}
+
+/** Writes a field into header pairs, lower-cased, replacing an earlier value. */
+const pairsSetter: TextMapSetter<[string, string][]> = {
+  set: (pairs, name, value) => {
+    const field = name.toLowerCase();
+    const index = pairs.findIndex((pair) => pair[0] === field);
+    if (index === -1) pairs.push([field, value]);
+    else pairs[index] = [field, value];
+  },
+};
+
+const FIELDS = new WeakMap<TextMapPropagator, readonly string[]>();
+
+/** A propagator's fields, lower-cased, read once. */
+function fieldsOf(propagator: TextMapPropagator): readonly string[] {
+  let fields = FIELDS.get(propagator);
+  if (fields === undefined) {
+    fields = propagator.fields().map((field) => field.toLowerCase());
+    FIELDS.set(propagator, fields);
+  }
+  return fields;
 }
 
 export type FetchLike = (input: Request) => Promise<Response>;

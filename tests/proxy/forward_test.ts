@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import {
   downstreamResponse,
   errorResponse,
+  fetchMethod,
   fetchUpstream,
+  upstreamInit,
+  type UpstreamRequest,
   upstreamRequest,
 } from "../../proxy/forward.ts";
 import { DeadlineQueue, ProgressDeadline, TimerPerDeadline } from "../../proxy/deadline.ts";
@@ -48,7 +51,7 @@ function fetchWithin(
   url: string,
   timeoutMs: number,
   init: RequestInit = {},
-  send?: (request: Request) => Promise<Response>,
+  send?: typeof fetch,
 ) {
   const deadline = new ProgressDeadline(new DeadlineQueue(timeoutMs));
   const request = upstreamRequest(new Request(url, init), new URL(url), {
@@ -57,6 +60,11 @@ function fetchWithin(
     deadline,
   });
   return fetchUpstream(request, deadline, send);
+}
+
+/** The Request `fetchUpstream` sends for `request`. */
+function built(request: UpstreamRequest, deadline: ProgressDeadline): Request {
+  return new Request(request.url, upstreamInit(request, deadline.signal));
 }
 
 /** The request target exactly as it arrived (Deno does not normalise `request.url`). */
@@ -214,12 +222,16 @@ Deno.test("upstreamRequest strips every hop-by-hop request header", async () => 
       "x-end-to-end": "kept",
     },
   });
-  const outbound = upstreamRequest(inbound, new URL("http://10.0.0.1:9000/base/in?q"), {
-    forwardedHost: "front.example",
-    forwardedProto: "https",
-    stripHeaders: ["X-Trace-Force"],
-    deadline: new ProgressDeadline(new TimerPerDeadline(10_000)),
-  });
+  const deadline = new ProgressDeadline(new TimerPerDeadline(10_000));
+  const outbound = built(
+    upstreamRequest(inbound, new URL("http://10.0.0.1:9000/base/in?q"), {
+      forwardedHost: "front.example",
+      forwardedProto: "https",
+      stripHeaders: ["X-Trace-Force"],
+      deadline,
+    }),
+    deadline,
+  );
   assert.equal(outbound.url, "http://10.0.0.1:9000/base/in?q");
   assert.equal(outbound.method, "POST");
   assert.equal(outbound.redirect, "manual");
@@ -243,17 +255,32 @@ Deno.test("upstreamRequest keeps a WebSocket upgrade and drops other Connection 
       "sec-websocket-version": "13",
     },
   });
-  const outbound = upstreamRequest(inbound, new URL("http://10.0.0.1/ws"), {
-    clientAddress: "198.51.100.1",
-    forwardedHost: "front.example",
-    forwardedProto: "http",
-    deadline: new ProgressDeadline(new TimerPerDeadline(10_000)),
-  });
+  const deadline = new ProgressDeadline(new TimerPerDeadline(10_000));
+  const outbound = built(
+    upstreamRequest(inbound, new URL("http://10.0.0.1/ws"), {
+      clientAddress: "198.51.100.1",
+      forwardedHost: "front.example",
+      forwardedProto: "http",
+      deadline,
+    }),
+    deadline,
+  );
   assert.equal(outbound.headers.get("connection"), "Upgrade");
   assert.equal(outbound.headers.get("upgrade"), "websocket");
   assert.equal(outbound.headers.get("x-named"), null);
   assert.equal(outbound.headers.get("sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ==");
   assert.equal(outbound.headers.get("x-forwarded-for"), "198.51.100.1");
+});
+
+Deno.test("fetchMethod is the method of the Request built with it", () => {
+  for (
+    const method of ["GET", "get", "Get", "post", "PUT", "delete", "head", "options", "Options"]
+  ) {
+    assert.equal(fetchMethod(method), new Request("http://x.test/", { method }).method, method);
+  }
+  for (const method of ["patch", "PATCH", "Patch", "PROPFIND", "propfind", "x-custom"]) {
+    assert.equal(fetchMethod(method), new Request("http://x.test/", { method }).method, method);
+  }
 });
 
 Deno.test("downstreamResponse strips hop-by-hop headers and keeps the rest", async () => {
@@ -418,9 +445,9 @@ Deno.test("the timeout covers the headers only, not a slow body", async () => {
   });
   const signals: AbortSignal[] = [];
   const started = performance.now();
-  const result = await fetchWithin(`${upstream.url}/`, timeoutMs, {}, (request) => {
-    signals.push(request.signal);
-    return fetch(request);
+  const result = await fetchWithin(`${upstream.url}/`, timeoutMs, {}, (input, init) => {
+    signals.push(init!.signal!);
+    return fetch(input, init);
   });
   assert.equal(result.kind, "response");
   assert.equal(await result.response.text(), "first second");
