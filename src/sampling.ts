@@ -2,12 +2,12 @@
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
-  ParentBasedSampler,
   type Sampler,
   SamplingDecision,
 } from "@opentelemetry/sdk-trace-base";
 import type { SamplerSettings } from "./config/settings.ts";
 import { ConsistentRatioSampler } from "./sampling/consistent_ratio_sampler.ts";
+import { ParentBasedSampler } from "./sampling/parent_based_sampler.ts";
 import { ParentThresholdSampler } from "./sampling/parent_threshold_sampler.ts";
 import { ReasonSampler } from "./sampling/reason.ts";
 
