@@ -11,7 +11,10 @@ export function handBackHeaders(
 ): void {
   if (traceparent === undefined) return;
   if (settings.serverTiming) {
-    const entry = `traceparent;desc="${traceparent}"`;
+    // Joined, not concatenated: a join makes a flat string, and Deno validates a header value one
+    // character read at a time, slower on a concatenation's tree of parts (0.45 against 0.40 µs
+    // per response, bench/handback_bench.ts).
+    const entry = ['traceparent;desc="', traceparent, '"'].join("");
     const existing = headers.get("server-timing");
     headers.set("server-timing", existing === null ? entry : withEntry(existing, entry));
   }
