@@ -6,10 +6,18 @@ export interface HostAndPort {
   readonly port?: number;
 }
 
-/** A decimal port from 0 to 65535, else undefined. */
+/**
+ * A decimal port from 0 to 65535, else undefined. Read digit by digit: every sampled server span
+ * asks, and a regular expression then `Number` cost twice as much.
+ */
 export function portNumber(text: string): number | undefined {
-  if (!/^\d{1,5}$/.test(text)) return undefined;
-  const port = Number(text);
+  if (text.length === 0 || text.length > 5) return undefined;
+  let port = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    port = port * 10 + digit;
+  }
   return port <= 65535 ? port : undefined;
 }
 

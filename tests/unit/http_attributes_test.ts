@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { SpanStatusCode } from "@opentelemetry/api";
+import { portNumber } from "../../src/http/host.ts";
 import {
   clientRequestAttributes,
   clientStatusFor,
@@ -440,4 +441,13 @@ Deno.test("server status: ERROR only on 5xx; client status: ERROR on 4xx and 5xx
     assert.deepEqual(serverStatusFor(code), error, `server ${code}`);
     assert.deepEqual(clientStatusFor(code), error, `client ${code}`);
   }
+});
+
+Deno.test("portNumber reads what the decimal-port grammar allows, 0 to 65535", () => {
+  const grammar = (text: string) =>
+    /^\d{1,5}$/.test(text) && Number(text) <= 65535 ? Number(text) : undefined;
+  const texts = ["", "0", "80", "00080", "000080", "65535", "65536", "99999", "8a", "a8", " 80"];
+  texts.push("80 ", "+80", "-1", "1e3", "8.0", "0x50", "\u0663", "\uff18\uff10", "/", ":");
+  for (let port = 0; port < 70_000; port += 7) texts.push(String(port));
+  for (const text of texts) assert.equal(portNumber(text), grammar(text), JSON.stringify(text));
 });
