@@ -7,7 +7,7 @@
  * request.
  */
 import { smallBodiesThrough } from "../src/http/body_end.ts";
-import { workerdBodyEnd } from "../middleware/runtime/workerd.ts";
+import { workerdTeeBodyEnd } from "../middleware/runtime/workerd.ts";
 import { createProxy, type Proxy } from "./app.ts";
 
 /** What workerd passes a module Worker's `fetch` as its third argument. */
@@ -16,8 +16,8 @@ interface ExecutionContext {
 }
 
 let proxy: Proxy | undefined;
-/** Relayed bodies: small ones through the native pipe, long ones where a departed client shows. */
-const RELAYED_BODY_END = smallBodiesThrough(workerdBodyEnd);
+/** Relayed bodies: small ones teed natively, long ones where a departed client shows. */
+const RELAYED_BODY_END = smallBodiesThrough(workerdTeeBodyEnd);
 
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> {

@@ -46,6 +46,35 @@ export const workerdBodyEnd: BodyEndSignal = (response, done) => {
   return new Response(pipe.readable, response);
 };
 
+/**
+ * For a body of known, small length (the proxy's relayed answers, `smallBodiesThrough`): the body
+ * is teed natively, one branch sent and the other read to its end, chunk by chunk as it arrives
+ * (one chunk or two for a small body), so the span ends once the source has handed on its last
+ * byte, or failed. On bare workerd this costs less than half what the pipe above does per request
+ * (measured: tee and read +25 µs of CPU over sending the body as it is, the pipe +60 µs), at the
+ * price of holding the body until the client has read it: hence for small bodies only. A client
+ * that goes away is not told apart (the source is still read to its end), which the pipe does not
+ * tell reliably either: workerd fails the request's fetch first.
+ */
+export const workerdTeeBodyEnd: BodyEndSignal = (response, done) => {
+  const source = response.body;
+  if (source === null) {
+    done({ kind: "complete", bytes: 0 });
+    return response;
+  }
+  const [sent, observed] = source.tee();
+  const reader = observed.getReader();
+  let bytes = 0;
+  const next = (): Promise<void> =>
+    reader.read().then((chunk) => {
+      if (chunk.done) return done({ kind: "complete", bytes });
+      bytes += chunk.value.byteLength;
+      return next();
+    });
+  next().catch((error) => done({ kind: "error", error, bytes }));
+  return new Response(sent, response);
+};
+
 /** For the middleware: the native pipe wherever workerd provides it. */
 export const workerd: RuntimeBodyEnd = native.IdentityTransformStream === undefined
   ? () => undefined

@@ -502,6 +502,65 @@ Deno.test("proxy worker: 50 MB bodies stream up and down unchanged", async (t) =
   });
 });
 
+Deno.test("proxy worker: a small body of known length ends the spans once it has been sent", async (t) => {
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 10\r\n\r\n";
+  const released = Promise.withResolvers<void>();
+  using held = rawUpstream(async (conn) => {
+    await conn.write(encode(`${head}first;`));
+    await released.promise;
+    await conn.write(encode("last"));
+  });
+  // Closes the connection after 6 of the 10 bytes it announced.
+  using broken = rawUpstream(async (conn) => {
+    await conn.write(encode(`${head}first;`));
+  });
+  await using stack = await startProxyStack((upstream) => ({
+    TRACEGATE_UPSTREAM: undefined,
+    TRACEGATE_ROUTES: `/=${upstream.url}, /held=${held.url}, /broken=${broken.url}`,
+  }));
+  const sampled = (requestId: string) => ({
+    traceparent: caller("01").traceparent,
+    "x-request-id": requestId,
+    ...PLAIN,
+  });
+
+  await t.step("held open: the spans end after a request served meanwhile", async () => {
+    const response = await stack.fetch("/held", { headers: sampled("held") });
+    assert.equal(response.headers.get("content-length"), "10");
+    const reader = response.body!.getReader();
+    assert.equal(new TextDecoder().decode((await reader.read()).value), "first;");
+    const meanwhile = proxySpansOf(await exportMarker(stack, "meanwhile"), "meanwhile");
+    released.resolve();
+    let rest = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      rest += new TextDecoder().decode(chunk.value);
+    }
+    assert.equal(rest, "last");
+    const spans = await stack.waitForSpans((all) => proxySpansOf(all, "held").count === 2);
+    const { server, client } = proxySpansOf(spans, "held");
+    for (const span of [server!, client!]) {
+      assert.ok(
+        span.endTimeUnixNano > meanwhile.server!.endTimeUnixNano,
+        `${span.kind} ended before its body was sent`,
+      );
+      assert.equal(span.status.code, "UNSET");
+    }
+  });
+
+  await t.step("cut short by the upstream: both spans are errors", async () => {
+    const response = await stack.fetch("/broken", { headers: sampled("broken") });
+    await response.arrayBuffer().catch(() => {});
+    const spans = await stack.waitForSpans((all) => proxySpansOf(all, "broken").count === 2);
+    const { server, client } = proxySpansOf(spans, "broken");
+    assert.equal(server!.status.code, "ERROR");
+    assert.equal(client!.status.code, "ERROR");
+  });
+});
+
+/** Uncompressed, so that workerd hands on a small chunk as it comes. */
+const PLAIN = { "accept-encoding": "identity" };
+
 // (`OPTIONS *` is not tested here: workerd's own HTTP server refuses the `*` target with a 500
 // before any Worker code runs; Deno entry tests cover the proxy's answer to it.)
 Deno.test("proxy worker: slow uploads and a client that goes away", async (t) => {
