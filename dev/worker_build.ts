@@ -61,10 +61,13 @@ export async function wranglerDryRun(
   return printed;
 }
 
-/** Runs `wrangler deploy --dry-run`; `config` is relative to the repository root. */
+/**
+ * Runs `wrangler deploy --dry-run`; `config` is relative to the repository root. `extraArgs` go
+ * to wrangler (the bench's profile builds with `--minify=false`, to read function names).
+ */
 export async function buildWorker(
   config = "wrangler.toml",
-  options: { signal?: AbortSignal } = {},
+  options: { signal?: AbortSignal; extraArgs?: readonly string[] } = {},
 ): Promise<BuiltWorker> {
   const configPath = join(ROOT, config);
   const outdir = await Deno.makeTempDir({ prefix: "tracegate-worker-" });

@@ -1,4 +1,7 @@
-/** Reads a V8 `.cpuprofile` (`deno run --cpu-prof`) and sums self time by function and by area. */
+/**
+ * Reads a V8 `.cpuprofile` (`deno run --cpu-prof`, or the inspector's `Profiler.stop`) and sums
+ * self time by function and by area.
+ */
 
 interface ProfileNode {
   readonly id: number;
@@ -10,7 +13,7 @@ interface ProfileNode {
   };
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
   readonly timeDeltas: readonly number[];
@@ -33,8 +36,20 @@ export interface ProfileSummary {
 
 const IDLE = "(idle)";
 
-export function summariseProfile(profile: CpuProfile, top = 12): ProfileSummary {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+/**
+ * Where a frame's code comes from: for a bundle, the module it was bundled from. Returns the
+ * frame as it is when it knows better.
+ */
+export type FrameSource = (frame: ProfileNode["callFrame"]) => ProfileNode["callFrame"];
+
+export function summariseProfile(
+  profile: CpuProfile,
+  top = 12,
+  source: FrameSource = (frame) => frame,
+): ProfileSummary {
+  const byId = new Map(
+    profile.nodes.map((node) => [node.id, { ...node, callFrame: source(node.callFrame) }]),
+  );
   const parentOf = new Map<number, number>();
   for (const node of profile.nodes) {
     for (const child of node.children ?? []) parentOf.set(child, node.id);
@@ -81,6 +96,7 @@ function isOwn(url: string): boolean {
 function functionLabel({ callFrame }: ProfileNode): string {
   const name = callFrame.functionName || "(anonymous)";
   if (callFrame.url === "") return name;
+  if (callFrame.lineNumber < 0) return `${name} ${shortUrl(callFrame.url)}`;
   return `${name} ${shortUrl(callFrame.url)}:${callFrame.lineNumber + 1}`;
 }
 
@@ -94,6 +110,7 @@ function shortUrl(url: string): string {
 
 function areaOf(url: string, functionName: string): string {
   if (url === "") return functionName.startsWith("(") ? functionName : "native (V8 builtins)";
+  if (url.startsWith("node-internal:")) return "workerd node compat (node-internal:)";
   const npm = /node_modules\/\.deno\/[^/]+\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (npm) return npm[1].startsWith("@opentelemetry/") ? "@opentelemetry/*" : npm[1];
   if (url.startsWith("ext:") || url.startsWith("node:")) {
@@ -101,4 +118,27 @@ function areaOf(url: string, functionName: string): string {
   }
   if (isOwn(url)) return "tracegate (src/, middleware/, proxy/)";
   return shortUrl(url).split("/").slice(0, 2).join("/");
+}
+
+/**
+ * For a bundle esbuild wrote without minifying (`wrangler deploy --dry-run --minify=false`): each
+ * frame in `bundleUrl` is given the path of the module it was bundled from, read from the
+ * `// path` comment esbuild puts above every module, and no line number (a bundle's lines are
+ * not the module's). Names survive an unminified build, so a profile reads by source.
+ */
+export function bundledModules(bundleUrl: string, bundle: string): FrameSource {
+  const starts: { line: number; path: string }[] = [];
+  bundle.split("\n").forEach((text, line) => {
+    const match = /^\/\/ ((?:node_modules|src|middleware|proxy)\/\S+\.[cm]?[jt]s)$/.exec(text);
+    if (match) starts.push({ line, path: match[1] });
+  });
+  return (frame) => {
+    if (frame.url !== bundleUrl) return frame;
+    let found: string | undefined;
+    for (const start of starts) {
+      if (start.line > frame.lineNumber) break;
+      found = start.path;
+    }
+    return found === undefined ? frame : { ...frame, url: found, lineNumber: -1 };
+  };
 }

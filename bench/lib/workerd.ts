@@ -45,19 +45,31 @@ const workerdBinary: string = (workerdPackage as unknown as { default?: string }
 
 export interface BareWorkerd {
   readonly url: string;
+  /** The DevTools protocol WebSocket of the Worker's isolate, when started with `inspector`. */
+  readonly inspectorUrl?: string;
   close(): Promise<void>;
+}
+
+export interface BareWorkerdOptions {
+  /** Serves workerd's inspector on a free port of 127.0.0.1 (to take a CPU profile). */
+  readonly inspector?: boolean;
 }
 
 /** Writes the configuration beside the bundle and runs `workerd serve` on a free port. */
 export async function startBareWorkerd(
   built: BuiltWorker,
   bindings: Record<string, string>,
+  options: BareWorkerdOptions = {},
 ): Promise<BareWorkerd> {
   const port = freePort();
+  const inspectorPort = options.inspector ? freePort() : undefined;
   const configPath = `${built.outdir}/workerd.capnp`;
   await Deno.writeTextFile(configPath, workerdConfig(built, bindings, port));
+  const inspecting = inspectorPort === undefined
+    ? []
+    : [`--inspector-addr=127.0.0.1:${inspectorPort}`];
   const child = new Deno.Command(workerdBinary, {
-    args: ["serve", configPath, "--experimental"],
+    args: ["serve", configPath, "--experimental", ...inspecting],
     stdin: "null",
     stdout: "inherit",
     stderr: "inherit",
@@ -66,6 +78,8 @@ export async function startBareWorkerd(
   await untilAccepting(port, child.status);
   return {
     url,
+    // The service is named "main" in the configuration; workerd serves its isolate there.
+    inspectorUrl: inspectorPort === undefined ? undefined : `ws://127.0.0.1:${inspectorPort}/main`,
     async close() {
       try {
         child.kill("SIGTERM");
