@@ -1,0 +1,56 @@
+/**
+ * What the proxy hands the runtime's `waitUntil` (Workers: `ctx.waitUntil`), with the proxy run
+ * in-process against a real upstream and a collector that holds each export until released.
+ */
+import assert from "node:assert/strict";
+import { createProxy } from "../../proxy/app.ts";
+import { caller } from "../support/proxy_checks.ts";
+import { holdingCollector } from "../support/holding_collector.ts";
+import { startOtlpReceiver } from "../support/otlp_receiver.ts";
+import { serve } from "../support/servers.ts";
+
+Deno.test("only the request that started an export is kept alive until it is done", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  await using upstream = serve(() => new Response("ok"));
+  const proxy = createProxy({
+    TRACEGATE_UPSTREAM: upstream.url,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: collector.tracesUrl,
+    // A window that both requests surely end within, however slow the machine.
+    OTEL_BSP_SCHEDULE_DELAY: "2000",
+  }, { log: () => {} });
+  try {
+    const keptAlive: Promise<unknown>[] = [];
+    const info = { waitUntil: (work: Promise<unknown>) => keptAlive.push(work) };
+    // Both end within the export's gathering window: the first one's flush starts the export.
+    for (const requestId of ["first", "second"]) {
+      const response = await proxy.handle(
+        new Request(`http://proxy.test/${requestId}`, {
+          headers: { traceparent: caller("01").traceparent, "x-request-id": requestId },
+        }),
+        info,
+      );
+      assert.equal(await response.text(), "ok");
+    }
+    assert.equal(keptAlive.length, 2);
+    let firstDone = false;
+    keptAlive[0].then(() => (firstDone = true));
+
+    // The second request's work ends with its body: it does not wait for the held export.
+    const before = await Promise.race([
+      keptAlive[1].then(() => "second done"),
+      collector.arrived.then(() => "export held"),
+    ]);
+    assert.equal(before, "second done");
+    await collector.arrived;
+    assert.equal(firstDone, false, "the request that started the export did not wait for it");
+
+    collector.release();
+    await keptAlive[0];
+    // Every span is delivered all the same: two SERVER and two CLIENT spans in the one export.
+    await receiver.waitForSpans((all) => all.length === 4);
+    assert.equal(collector.held, 1);
+  } finally {
+    await proxy.shutdown();
+  }
+});
