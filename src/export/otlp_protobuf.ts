@@ -137,8 +137,12 @@ function writeTime(w: ProtoWriter, field: number, time: HrTime): void {
 interface KeyEntry {
   /** `KeyValue.key`, tag included. */
   readonly key: Uint8Array;
-  /** The last value cached for this key (a string, number or boolean) and its whole `KeyValue`. */
+  /**
+   * The last value cached for this key (a string, number or boolean) and its whole `KeyValue`
+   * as a field of message `field`: tag, length and content, written again in one copy.
+   */
   value: AttributeValue | undefined;
+  field: number;
   keyValue: Uint8Array | undefined;
   hits: number;
   misses: number;
@@ -150,7 +154,7 @@ const MAX_CACHED_KEYS = 1024;
 const MAX_CACHED_BYTES = 256;
 
 /**
- * Attributes as `KeyValue` messages, each key's bytes and its last value's whole `KeyValue` kept
+ * Attributes as `KeyValue` messages, each key's bytes and its last value's whole `KeyValue` field kept
  * for the next span: most attributes of a service repeat (the method, the host, the user agent,
  * the route), so most are one copy instead of two strings' worth of UTF-8 and four headers. A key
  * whose value keeps changing (a URL, a request id) stops caching values after its misses
@@ -163,13 +167,15 @@ class AttributeCache {
     for (const key in attributes) {
       const value = attributes[key];
       let entry = this.#keys.get(key);
-      if (entry !== undefined && entry.keyValue !== undefined && entry.value === value) {
+      if (
+        entry !== undefined && entry.keyValue !== undefined && entry.value === value &&
+        entry.field === field
+      ) {
         entry.hits++;
-        w.tag(field, WIRE_LEN);
-        w.varint(entry.keyValue.length);
         w.raw(entry.keyValue);
         continue;
       }
+      const fieldStart = w.pos;
       w.tag(field, WIRE_LEN);
       const keyValue = w.begin();
       if (entry !== undefined) {
@@ -180,6 +186,7 @@ class AttributeCache {
           entry = {
             key: w.copyLast(w.pos - keyValue - 1),
             value: undefined,
+            field,
             keyValue: undefined,
             hits: 0,
             misses: 0,
@@ -196,7 +203,8 @@ class AttributeCache {
       if (entry === undefined || typeof value === "object" || length > MAX_CACHED_BYTES) continue;
       if (entry.misses++ <= entry.hits) {
         entry.value = value;
-        entry.keyValue = w.copyLast(length);
+        entry.field = field;
+        entry.keyValue = w.copyLast(w.pos - fieldStart);
       }
     }
   }
