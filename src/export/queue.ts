@@ -6,11 +6,13 @@
  * (Workers flush after every response), record-only spans wait for a tail decision (kept on error
  * or slowness, else discarded) and drops are counted by cause and reported in one line per
  * interval instead of a debug log per span. Shutdown ends within its deadline whatever the
- * collector does, and counts what it could not send. An export that has not ended within
- * `exportTimeoutMs` is given up (its spans counted as failed) so that it cannot hold up the ones
- * after it: a custom exporter may never call back, and in workerd a timer or fetch belongs to the
- * request that started it and never settles if that request is cancelled. A later flush notices
- * such an export, or a gathering window that never closed, and starts afresh in its own request.
+ * collector does, and counts what it could not send. An export of several batches sends as many
+ * at once as the exporter takes (tracegate's own: `MAX_CONCURRENT_SENDS`; any other: one). An
+ * export that has not ended within `exportTimeoutMs` is given up (its spans counted as failed) so
+ * that it cannot hold up the ones after it: a custom exporter may never call back, and in workerd
+ * a timer or fetch belongs to the request that started it and never settles if that request is
+ * cancelled. A later flush notices such an export, or a gathering window that never closed, and
+ * starts afresh in its own request.
  */
 import { type Context, TraceFlags } from "@opentelemetry/api";
 import { ExportResultCode } from "@opentelemetry/core";
@@ -277,21 +279,32 @@ export class ExportQueue implements SpanProcessor {
     return run;
   }
 
-  /** One batch at a time, in order, until the run is given up. */
+  /**
+   * The run's batches in order, as many at once as the exporter takes (each sender takes the next
+   * batch when its own is answered), until the run is given up.
+   */
   async #exportAll(run: Run, spans: ReadableSpan[]): Promise<void> {
     const size = this.#options.maxExportBatchSize;
-    for (let start = 0; start < spans.length && !this.#closed && !run.givenUp; start += size) {
-      const batch = spans.slice(start, start + size);
-      this.#exportRequests++;
-      const outcome = await this.#exporter.send(batch).catch((error): ExportOutcome => ({
-        kind: "failed",
-        reason: error instanceof Error ? error.message : String(error),
-      }));
-      if (run.givenUp || this.#closed) return; // its spans were counted then
-      run.unsettled -= batch.length;
-      this.#exporting -= batch.length;
-      this.#settle(batch.length, outcome);
-    }
+    let start = 0;
+    const sendInTurn = async () => {
+      while (start < spans.length && !this.#closed && !run.givenUp) {
+        const batch = spans.slice(start, start += size);
+        this.#exportRequests++;
+        const outcome = await this.#exporter.send(batch).catch((error): ExportOutcome => ({
+          kind: "failed",
+          reason: error instanceof Error ? error.message : String(error),
+        }));
+        if (run.givenUp || this.#closed) return; // its spans were counted then
+        run.unsettled -= batch.length;
+        this.#exporting -= batch.length;
+        this.#settle(batch.length, outcome);
+      }
+    };
+    const senders = Math.min(
+      this.#exporter.maxConcurrentSends ?? 1,
+      Math.ceil(spans.length / size),
+    );
+    await Promise.all(Array.from({ length: senders }, sendInTurn));
   }
 
   /** Counts what the run has not settled as failed; whatever it still does is ignored. */
@@ -419,7 +432,11 @@ function total(counts: DropCounts): number {
   return counts.queueFull + counts.exportFailed + counts.rejected + counts.unsentAtShutdown;
 }
 
-/** Any SpanExporter, seen through the outcomes tracegate's own exporter reports. */
+/**
+ * Any SpanExporter, seen through the outcomes tracegate's own exporter reports. It is sent one
+ * batch at a time (no `maxConcurrentSends`): the SDK specification says Export is never called
+ * concurrently for one exporter instance, and users' exporters may rely on it.
+ */
 function outcomeExporter(exporter: SpanExporter | OutcomeExporter): OutcomeExporter {
   if ("send" in exporter) return exporter;
   return {

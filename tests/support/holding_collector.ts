@@ -11,6 +11,8 @@ export interface HoldingCollector extends AsyncDisposable {
   readonly arrived: Promise<void>;
   /** Exports that have arrived so far. */
   readonly held: number;
+  /** Settles once `count` exports have arrived. */
+  heldAtLeast(count: number): Promise<void>;
   release(): void;
 }
 
@@ -18,10 +20,12 @@ export function holdingCollector(receiver: OtlpReceiver): HoldingCollector {
   const arrived = Promise.withResolvers<void>();
   const gate = Promise.withResolvers<void>();
   let held = 0;
+  const waiting: { count: number; resolve: () => void }[] = [];
   const server = serve(async (request) => {
     const body = await request.arrayBuffer();
     held++;
     arrived.resolve();
+    for (const waiter of waiting) if (held >= waiter.count) waiter.resolve();
     await gate.promise;
     const headers = new Headers();
     for (const name of ["content-type", "content-encoding"]) {
@@ -35,6 +39,12 @@ export function holdingCollector(receiver: OtlpReceiver): HoldingCollector {
     arrived: arrived.promise,
     get held() {
       return held;
+    },
+    heldAtLeast(count) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      if (held >= count) resolve();
+      else waiting.push({ count, resolve });
+      return promise;
     },
     release: () => gate.resolve(),
     async [Symbol.asyncDispose]() {

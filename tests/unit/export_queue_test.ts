@@ -10,8 +10,9 @@ import {
   BasicTracerProvider,
   type Sampler,
   SamplingDecision,
+  type SpanExporter,
 } from "@opentelemetry/sdk-trace-base";
-import { OtlpHttpExporter } from "../../src/export/otlp_http_exporter.ts";
+import { MAX_CONCURRENT_SENDS, OtlpHttpExporter } from "../../src/export/otlp_http_exporter.ts";
 import { ExportQueue } from "../../src/export/queue.ts";
 import { ATTR_SAMPLING_REASON } from "../../src/sampling/reason.ts";
 import { holdingCollector } from "../support/holding_collector.ts";
@@ -198,13 +199,7 @@ Deno.test("export queue: an export that never ends is given up; its flushes sett
   // The exporter would wait a minute; the queue gives the export 100 ms (OTEL_BSP_EXPORT_TIMEOUT).
   const { queue, tracer, lines } = ownSetup(collector.tracesUrl, 60_000, 60_000, 100);
   tracer.startSpan("stuck").end();
-  const bound = Promise.withResolvers<never>();
-  const timer = setTimeout(() => bound.reject(new Error("the flush never settled")), 10_000);
-  try {
-    await Promise.race([queue.flush(), bound.promise]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await within10s(queue.flush(), "the flush never settled");
   assert.equal(queue.stats().dropped.exportFailed, 1);
   collector.release(); // later exports go through; the given-up one is not counted twice
   tracer.startSpan("after").end();
@@ -235,5 +230,81 @@ Deno.test("export queue: spans in the export in progress count against the bound
   await queue.flush();
   assert.equal(queue.stats().exporting, 0);
   assert.equal(queue.stats().exportedSpans, 10);
+  await queue.shutdown();
+});
+
+/** The promise, or a rejection naming what did not happen within 10 s (a bound, not a wait). */
+async function within10s<T>(promise: Promise<T>, what: string): Promise<T> {
+  const bound = Promise.withResolvers<never>();
+  const timer = setTimeout(() => bound.reject(new Error(what)), 10_000);
+  try {
+    return await Promise.race([promise, bound.promise]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const NO_DROPS = { queueFull: 0, exportFailed: 0, rejected: 0, unsentAtShutdown: 0 };
+
+Deno.test("export queue: tracegate's exporter has several batches in flight at once, and every span arrives", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  const { queue, tracer } = ownSetup(collector.tracesUrl, 30_000, 60_000, 30_000, 4096);
+  const batches = MAX_CONCURRENT_SENDS + 1;
+  const count = batches * 512;
+  for (let i = 0; i < count; i++) tracer.startSpan(`span ${i}`).end();
+  const flushed = queue.forceFlush();
+  await within10s(
+    collector.heldAtLeast(MAX_CONCURRENT_SENDS),
+    `${MAX_CONCURRENT_SENDS} exports never were in flight at once`,
+  );
+  // All held unanswered by the collector; the last batch waits for one of them to be answered.
+  assert.equal(queue.stats().exportRequests, MAX_CONCURRENT_SENDS);
+  assert.equal(queue.stats().exporting, count);
+  collector.release();
+  await flushed;
+  assert.equal(receiver.requests.length, batches);
+  assert.equal(new Set(receiver.spans.map((span) => span.name)).size, count);
+  assert.equal(queue.stats().exportedSpans, count);
+  assert.equal(queue.stats().exporting, 0);
+  assert.deepEqual(queue.stats().dropped, NO_DROPS);
+  await queue.shutdown();
+});
+
+Deno.test("export queue: any other SpanExporter is called one batch at a time", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  const sdk = new OTLPTraceExporter({ url: collector.tracesUrl, timeoutMillis: 30_000 });
+  let exporting = 0;
+  let mostAtOnce = 0;
+  const users: SpanExporter = {
+    export(spans, done) {
+      mostAtOnce = Math.max(mostAtOnce, ++exporting);
+      sdk.export(spans, (result) => {
+        exporting--;
+        done(result);
+      });
+    },
+    shutdown: () => sdk.shutdown(),
+  };
+  const queue = new ExportQueue(users, {
+    maxQueueSize: 4096,
+    maxExportBatchSize: 512,
+    scheduleDelayMs: 0,
+    shutdownTimeoutMs: 5_000,
+    log: () => {},
+  });
+  const tracer = new BasicTracerProvider({ spanProcessors: [queue] }).getTracer("test");
+  const count = 3 * 512;
+  for (let i = 0; i < count; i++) tracer.startSpan(`span ${i}`).end();
+  const flushed = queue.forceFlush();
+  await within10s(collector.arrived, "no export arrived");
+  assert.equal(queue.stats().exportRequests, 1);
+  collector.release();
+  await flushed;
+  assert.equal(mostAtOnce, 1);
+  assert.equal(receiver.requests.length, 3);
+  assert.equal(new Set(receiver.spans.map((span) => span.name)).size, count);
+  assert.deepEqual(queue.stats().dropped, NO_DROPS);
   await queue.shutdown();
 });
