@@ -89,6 +89,8 @@ export interface SettingsResult<T> {
 }
 
 const DEFAULT_OTLP_BASE = "http://localhost:4318";
+/** `OTEL_BSP_EXPORT_TIMEOUT`'s default, as the SDK environment specification gives it. */
+export const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
 
 export function readTracingSettings(
   env: EnvSource,
@@ -127,7 +129,10 @@ export function readTracingSettingsWith(
         min: 0,
         max: 600_000,
       }),
-      exportTimeoutMs: reader.integer("OTEL_BSP_EXPORT_TIMEOUT", 30_000, { min: 1, max: 600_000 }),
+      exportTimeoutMs: reader.integer("OTEL_BSP_EXPORT_TIMEOUT", DEFAULT_EXPORT_TIMEOUT_MS, {
+        min: 1,
+        max: 600_000,
+      }),
     },
     sampler: readSampler(reader, defaults.sampler),
     propagators: readPropagators(reader),

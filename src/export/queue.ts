@@ -23,7 +23,7 @@ import type {
   SpanExporter,
   SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import type { QueueSettings } from "../config/settings.ts";
+import { DEFAULT_EXPORT_TIMEOUT_MS, type QueueSettings } from "../config/settings.ts";
 import { tailVerdict } from "../sampling/tail.ts";
 
 export interface DropCounts {
@@ -63,8 +63,6 @@ export interface ExportQueueOptions extends Omit<QueueSettings, "exportTimeoutMs
   /** Default 30 s, as `OTEL_BSP_EXPORT_TIMEOUT`'s. */
   readonly exportTimeoutMs?: number;
 }
-
-const DEFAULT_EXPORT_TIMEOUT_MS = 30_000;
 
 export class ExportQueue implements SpanProcessor {
   readonly #exporter: OutcomeExporter;

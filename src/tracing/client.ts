@@ -68,7 +68,7 @@ export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
     const { headers } = request;
     if (Array.isArray(headers)) injectIntoPairs(tracing, context, requestId, headers);
     else {
-      for (const field of tracing.propagator.fields()) headers.delete(field);
+      for (const field of fieldsOf(tracing.propagator)) headers.delete(field);
       tracing.propagator.inject(context, headers, headersSetter);
       if (requestId !== undefined) headers.set(tracing.http.requestIdHeader, requestId);
     }
