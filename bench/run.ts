@@ -91,7 +91,11 @@ if (ONLY.has("middleware")) {
     "",
     "Hono hello-world on `Deno.serve` (`bench/servers/hello.ts`), one process per server; " +
       "tracegate and `@hono/otel` export over OTLP/HTTP to the sink. Ratios are to (a) in " +
-      "the same round.",
+      "the same round. Rows f and g trace nothing: (f) is the ceiling of any Hono middleware " +
+      "(one no-op middleware takes Hono off its single-handler path); (g) does only what " +
+      "tracegate must do for an unsampled request (the propagation headers read, the context " +
+      "made active around the handler, X-Request-ID and Server-Timing written), the ceiling of " +
+      "the unsampled row.",
     "",
     loadTable(middleware.targets, middleware.runs, (t) => t.id === "a" ? undefined : "a"),
   );

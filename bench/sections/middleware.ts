@@ -22,11 +22,11 @@ export async function runMiddlewareLoad(ctx: SectionContext): Promise<LoadSectio
   await using sink = await startSinkProcess();
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_SERVICE_NAME: "bench-hello" };
   await using servers = await startAll(
-    ["bare", "tracegate", "hono-otel"].map((mode) =>
+    ["bare", "tracegate", "hono-otel", "noop", "floor"].map((mode) =>
       startServer("bench/servers/hello.ts", [mode], { env })
     ),
   );
-  const [bare, traced, peer] = servers;
+  const [bare, traced, peer, noop, floor] = servers;
   const target = (
     id: string,
     label: string,
@@ -48,6 +48,14 @@ export async function runMiddlewareLoad(ctx: SectionContext): Promise<LoadSectio
     target("c", "tracegate, unsampled", traced, UNSAMPLED, 0),
     target("d", "@hono/otel + SDK, sampled, exporting", peer, SAMPLED, 1),
     target("e", "@hono/otel + SDK, unsampled", peer, UNSAMPLED, 0),
+    target("f", "floor: one no-op middleware (Hono's compose)", noop, UNSAMPLED, 0),
+    target(
+      "g",
+      "floor: headers read, context.with, trace handed back; no span",
+      floor,
+      UNSAMPLED,
+      0,
+    ),
   ];
   const runs = await new Harness(ctx.generator, sink.counts, ctx.plan, ctx.log).compare(targets);
   const checks: TargetCheck[] = [
