@@ -133,47 +133,63 @@ function writeTime(w: ProtoWriter, field: number, time: HrTime): void {
   writeHrTime(w, time[0], time[1]);
 }
 
+/** One value's whole `KeyValue` field, as a field of message `field`: tag, length and content. */
+interface CachedField {
+  readonly value: AttributeValue | undefined;
+  readonly field: number;
+  readonly bytes: Uint8Array;
+}
+
 /** What the cache knows of one attribute key. */
 interface KeyEntry {
   /** `KeyValue.key`, tag included. */
   readonly key: Uint8Array;
-  /**
-   * The last value cached for this key (a string, number or boolean) and its whole `KeyValue`
-   * as a field of message `field`: tag, length and content, written again in one copy.
-   */
-  value: AttributeValue | undefined;
-  field: number;
-  keyValue: Uint8Array | undefined;
-  hits: number;
+  /** The values seen first under this key, written again in one copy each. */
+  readonly fields: CachedField[];
+  /** Writes of a value not among `fields`, and of one that was. */
   misses: number;
+  hits: number;
 }
 
 /** Keys past this many are written without the cache: memory stays bounded whatever the keys. */
 const MAX_CACHED_KEYS = 1024;
+/** Values kept per key: a few serve the keys whose values repeat (method, host, port, status). */
+const MAX_CACHED_VALUES = 4;
 /** Longer `KeyValue`s are not kept (nor are arrays): a long value is rarely the same twice. */
 const MAX_CACHED_BYTES = 256;
+/**
+ * Misses past this many more than the hits, and the key's values are no longer looked for: its
+ * values do not repeat (a URL, a request id) and its key bytes alone serve.
+ */
+const MAX_MISSES_AHEAD = 64;
 
 /**
- * Attributes as `KeyValue` messages, each key's bytes and its last value's whole `KeyValue` field kept
- * for the next span: most attributes of a service repeat (the method, the host, the user agent,
- * the route), so most are one copy instead of two strings' worth of UTF-8 and four headers. A key
- * whose value keeps changing (a URL, a request id) stops caching values after its misses
- * outnumber its hits, so it costs no allocation per span; its key bytes still serve.
+ * Attributes as `KeyValue` messages, each key's bytes and the whole `KeyValue` fields of its first
+ * few values kept for the next spans: most attributes of a service repeat (the method, the host,
+ * the user agent, the route), so most are one copy instead of two strings' worth of UTF-8 and four
+ * headers. Several values per key, as the proxy's server and client spans write one key (a port)
+ * with two values in turn. The values kept are never replaced: a key whose values keep changing (a
+ * request id, shared by the two spans of a request) would otherwise cost a copy per span; its
+ * misses soon outnumber its hits, and then it is written without looking (its key bytes still serve).
  */
 class AttributeCache {
   readonly #keys = new Map<string, KeyEntry>();
 
   write(w: ProtoWriter, field: number, attributes: Attributes): void {
-    for (const key in attributes) {
+    next: for (const key in attributes) {
       const value = attributes[key];
       let entry = this.#keys.get(key);
-      if (
-        entry !== undefined && entry.keyValue !== undefined && entry.value === value &&
-        entry.field === field
-      ) {
-        entry.hits++;
-        w.raw(entry.keyValue);
-        continue;
+      if (entry !== undefined && entry.misses - entry.hits < MAX_MISSES_AHEAD) {
+        const fields = entry.fields;
+        for (let i = 0; i < fields.length; i++) {
+          const cached = fields[i];
+          if (cached.value === value && cached.field === field) {
+            entry.hits++;
+            w.raw(cached.bytes);
+            continue next;
+          }
+        }
+        entry.misses++;
       }
       const fieldStart = w.pos;
       w.tag(field, WIRE_LEN);
@@ -183,14 +199,7 @@ class AttributeCache {
       } else {
         writeString(w, 1, key);
         if (this.#keys.size < MAX_CACHED_KEYS) {
-          entry = {
-            key: w.copyLast(w.pos - keyValue - 1),
-            value: undefined,
-            field,
-            keyValue: undefined,
-            hits: 0,
-            misses: 0,
-          };
+          entry = { key: w.copyLast(w.pos - keyValue - 1), fields: [], misses: 1, hits: 0 };
           this.#keys.set(key, entry);
         }
       }
@@ -198,13 +207,12 @@ class AttributeCache {
       const anyValue = w.begin();
       writeAnyValue(w, value);
       w.end(anyValue);
-      const length = w.pos - keyValue - 1;
       w.end(keyValue);
-      if (entry === undefined || typeof value === "object" || length > MAX_CACHED_BYTES) continue;
-      if (entry.misses++ <= entry.hits) {
-        entry.value = value;
-        entry.field = field;
-        entry.keyValue = w.copyLast(w.pos - fieldStart);
+      if (
+        entry !== undefined && entry.fields.length < MAX_CACHED_VALUES &&
+        typeof value !== "object" && w.pos - fieldStart <= MAX_CACHED_BYTES
+      ) {
+        entry.fields.push({ value, field, bytes: w.copyLast(w.pos - fieldStart) });
       }
     }
   }
