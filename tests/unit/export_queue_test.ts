@@ -107,6 +107,10 @@ function ownSetup(
   reportMs = 60_000,
   exportTimeoutMs = 30_000,
   maxQueueSize = 2048,
+  batch: { maxExportBatchSize: number; scheduleDelayMs: number } = {
+    maxExportBatchSize: 512,
+    scheduleDelayMs: 0,
+  },
 ) {
   const lines: string[] = [];
   const next: { line?: PromiseWithResolvers<string> } = {};
@@ -121,8 +125,7 @@ function ownSetup(
     }),
     {
       maxQueueSize,
-      maxExportBatchSize: 512,
-      scheduleDelayMs: 0,
+      ...batch,
       shutdownTimeoutMs: 5_000,
       exportTimeoutMs,
       log: (line) => {
@@ -230,6 +233,30 @@ Deno.test("export queue: spans in the export in progress count against the bound
   await queue.flush();
   assert.equal(queue.stats().exporting, 0);
   assert.equal(queue.stats().exportedSpans, 10);
+  await queue.shutdown();
+});
+
+Deno.test("export queue: a full batch goes alone; the part batch behind it leaves with the next export", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  // A window longer than the test: only full batches (and shutdown) start an export here.
+  const batch = { maxExportBatchSize: 4, scheduleDelayMs: 60_000 };
+  const { queue, tracer } = ownSetup(collector.tracesUrl, 30_000, 60_000, 30_000, 2048, batch);
+  tracer.startSpan("first").end();
+  const first = queue.forceFlush();
+  await collector.arrived; // held: what follows queues behind it
+  for (let i = 0; i < 6; i++) tracer.startSpan(`second ${i}`).end();
+  const second = queue.flush();
+  collector.release();
+  await within10s(collector.heldAtLeast(2), "the full batch was not sent");
+  await first;
+  // Four of the six went; the two left complete the next full batch with two more.
+  assert.equal(queue.stats().queued, 2);
+  for (let i = 0; i < 2; i++) tracer.startSpan(`third ${i}`).end();
+  await within10s(second, "the flush of the part batch never settled");
+  assert.deepEqual(receiver.requests.map((request) => request.spanCount), [1, 4, 4]);
+  assert.equal(queue.stats().exportedSpans, 9);
+  assert.deepEqual(queue.stats().dropped, NO_DROPS);
   await queue.shutdown();
 });
 
