@@ -7,7 +7,7 @@ import { context } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
-import type { BodyEndSignal } from "../src/http/body_end.ts";
+import type { BodyEndSignal, SentResponse } from "../src/http/body_end.ts";
 import { samplerFromSettings } from "../src/sampling.ts";
 import { endingFor, tailRulesOn } from "../src/sampling/tail.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
@@ -43,7 +43,7 @@ export interface ProxyRequestInfo {
   /** The socket peer, when the runtime knows it. */
   readonly clientAddress?: string;
   /** How the runtime tells that the response body has been sent; default: a JavaScript wrap. */
-  readonly bodyEnd?: BodyEndSignal;
+  readonly bodyEnd?: BodyEndSignal<SentResponse>;
   /** Sends this request upstream instead of the proxy's `fetch` (Deno's WebSocket bridge). */
   readonly fetch?: typeof fetch;
 }
@@ -241,7 +241,7 @@ function finish(
   server: ServerSpan,
   { response, upstreamFailed, client }: Outcome,
   info: ProxyRequestInfo,
-): Response {
+): SentResponse {
   const ending = endingFor(server, settings.tail, {
     status: response.status,
     upstreamFailed,

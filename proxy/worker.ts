@@ -7,7 +7,7 @@
  * request.
  */
 import { smallBodiesThrough } from "../src/http/body_end.ts";
-import { workerdTeeBodyEnd } from "../middleware/runtime/workerd.ts";
+import { workerdSmallBodyEnd } from "../middleware/runtime/workerd.ts";
 import { createProxy, type Proxy } from "./app.ts";
 
 /** What workerd passes a module Worker's `fetch` as its third argument. */
@@ -16,8 +16,8 @@ interface ExecutionContext {
 }
 
 let proxy: Proxy | undefined;
-/** Relayed bodies: small ones teed natively, long ones where a departed client shows. */
-const RELAYED_BODY_END = smallBodiesThrough(workerdTeeBodyEnd);
+/** Relayed bodies: small ones read ahead (or teed), long ones where a departed client shows. */
+const RELAYED_BODY_END = smallBodiesThrough(workerdSmallBodyEnd);
 
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> {

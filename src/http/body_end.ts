@@ -18,13 +18,19 @@ export interface BodyOutcome {
 
 export type BodyEndCallback = (outcome: BodyOutcome) => void;
 
+/** The response to send, or a promise of it (never rejected) from a signal that reads the body first. */
+export type SentResponse = Response | Promise<Response>;
+
 /**
  * A runtime's way of telling when a response body has been sent. Given a response that has a
  * body, it returns the response to send (the same one, or one whose body flows through a native
- * pipe) and calls `done` once the body has been sent, cancelled by the consumer, or has failed.
- * `done` never throws and ignores every call after the first.
+ * pipe), or a promise of it, and calls `done` once the body has been sent, cancelled by the
+ * consumer, or has failed. `done` never throws and ignores every call after the first.
  */
-export type BodyEndSignal = (response: Response, done: BodyEndCallback) => Response;
+export type BodyEndSignal<S extends SentResponse = Response> = (
+  response: Response,
+  done: BodyEndCallback,
+) => S;
 
 /**
  * The response to send, calling `done` exactly once when its body has been sent, was cancelled by
@@ -37,11 +43,11 @@ export type BodyEndSignal = (response: Response, done: BodyEndCallback) => Respo
  *
  * Exceptions thrown by `done` are ignored, so telemetry can never break the body it observes.
  */
-export function onBodyEnd(
+export function onBodyEnd<S extends SentResponse = Response>(
   response: Response,
   done: BodyEndCallback,
-  signal: BodyEndSignal = streamBodyEnd,
-): Response {
+  signal?: BodyEndSignal<S>,
+): Response | S {
   let ended = false;
   const once: BodyEndCallback = (outcome) => {
     if (ended) return;
@@ -59,7 +65,7 @@ export function onBodyEnd(
     once({ kind: "complete", bytes: 0 });
     return response;
   }
-  return signal(response, once);
+  return (signal ?? streamBodyEnd)(response, once);
 }
 
 /**
@@ -126,7 +132,9 @@ const SMALL_BODY_BYTES = 64 * 1024;
  * client that leaves mid-body, which neither Deno's `completed` (2.9.6) nor workerd's pipe
  * reports as such.
  */
-export function smallBodiesThrough(signal: BodyEndSignal): BodyEndSignal {
+export function smallBodiesThrough<S extends SentResponse>(
+  signal: BodyEndSignal<S>,
+): BodyEndSignal<S | Response> {
   return (response, done) => {
     const length = response.headers.get("content-length");
     return length !== null && Number(length) <= SMALL_BODY_BYTES

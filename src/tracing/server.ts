@@ -21,7 +21,12 @@ import {
   serverStatusFor,
   spanNameFor,
 } from "../http/attributes.ts";
-import { type BodyEndSignal, type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
+import {
+  type BodyEndSignal,
+  type BodyOutcome,
+  onBodyEnd,
+  type SentResponse,
+} from "../http/body_end.ts";
 import { handBackHeaders } from "../http/handback.ts";
 import { type RequestIdPolicy, resolveRequestId } from "../http/request_id.ts";
 import { headersGetter, traceparentOf } from "../propagation/mod.ts";
@@ -68,22 +73,24 @@ export interface ServerSpanStart {
  * What ending with the body needs is given only with an ending that waits for the body; without
  * any of it, either ending is accepted (the JavaScript body wrap, export in the background).
  */
-export type ServerSpanEnd =
+export type ServerSpanEnd<S extends SentResponse = Response> =
   | ({ readonly ending: SpanEnding } & { readonly [K in keyof BodyEnd]?: never })
-  | ({ readonly ending: Extract<SpanEnding, { kind: "withBody" }> } & BodyEnd);
+  | ({ readonly ending: Extract<SpanEnding, { kind: "withBody" }> } & BodyEnd<S>);
 
 /** What ending with the body needs. */
-export interface BodyEnd {
+export interface BodyEnd<S extends SentResponse = Response> {
   /**
    * How the runtime tells that the response body has been sent (Deno's `info.completed`,
    * workerd's native pipe); without it a JavaScript stream wraps the body.
    */
-  readonly bodyEnd?: BodyEndSignal;
+  readonly bodyEnd?: BodyEndSignal<S>;
   /** How the response body ended; called just before the server span ends. */
   readonly beforeEnd?: (outcome: BodyOutcome, span: Span) => void;
   /**
    * Keeps the runtime alive for work after the response (Workers: `ctx.waitUntil`); it is given
-   * a promise that settles once the span has ended and its export is done, and never rejects.
+   * a promise that never rejects and settles once the span has ended and, if this request is
+   * the one that started its export, once that export is done. A request whose body has ended
+   * by the time its response is handed on, and that started no export, does not call it.
    * Without it the export simply runs in the background.
    */
   readonly waitUntil?: (work: Promise<void>) => void;
@@ -174,7 +181,10 @@ export class ServerSpan {
    * Records the response, adds the request id and hand-back headers, and ends the span when the
    * body has finished streaming (or was cancelled, or failed).
    */
-  finish(response: Response, end: ServerSpanEnd): Response {
+  finish<S extends SentResponse = Response>(
+    response: Response,
+    end: ServerSpanEnd<S>,
+  ): Response | S {
     const { span } = this;
     const settings = this.#tracing.http;
     if (end.ending.kind === "withBody" && span.isRecording()) {
@@ -199,10 +209,10 @@ export class ServerSpan {
       this.#logEnd(response.status);
       return headed;
     }
-    const { ending } = end;
+    const { ending, waitUntil } = end;
+    let ended = false;
     let settle: ((exported?: Promise<void>) => void) | undefined;
-    end.waitUntil?.(new Promise<void>((resolve) => (settle = resolve)));
-    return onBodyEnd(headed, (outcome) => {
+    const sent = onBodyEnd(headed, (outcome) => {
       try {
         if (outcome.kind === "error") recordFailure(span, outcome.error);
         if (outcome.kind === "cancelled") markClientDisconnected(span, outcome.bytes);
@@ -210,13 +220,30 @@ export class ServerSpan {
         const reason = ending.kind === "withBody" ? ending.reasonAt?.(outcome) : undefined;
         if (reason !== undefined) span.setAttribute(ATTR_SAMPLING_REASON, reason);
       } finally {
+        ended = true;
         this.#unreadBodies?.endAll();
         span.end();
         this.#logEnd(response.status);
         const exported = this.#tracing.exportEnded();
-        settle?.(keptAlive.has(exported) ? undefined : (keptAlive.add(exported), exported));
+        const first = !keptAlive.has(exported);
+        if (first) keptAlive.add(exported);
+        // Before the response is handed on, the request is alive to be given more work.
+        if (settle !== undefined) settle(first ? exported : undefined);
+        else if (first) waitUntil?.(exported);
       }
     }, end.bodyEnd);
+    // A body still under way when the response is handed on keeps its request alive until it ends.
+    const keepAlive = () => {
+      if (!ended && waitUntil) waitUntil(new Promise<void>((resolve) => (settle = resolve)));
+    };
+    if (!(sent instanceof Promise)) {
+      keepAlive();
+      return sent;
+    }
+    return sent.then((ready) => {
+      keepAlive();
+      return ready;
+    }) as S;
   }
 
   /**

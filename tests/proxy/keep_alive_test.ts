@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { createProxy } from "../../proxy/app.ts";
+import type { BodyOutcome } from "../../src/http/body_end.ts";
 import { caller } from "../support/proxy_checks.ts";
 import { holdingCollector } from "../support/holding_collector.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
@@ -50,6 +51,49 @@ Deno.test("only the request that started an export is kept alive until it is don
     // Every span is delivered all the same: two SERVER and two CLIENT spans in the one export.
     await receiver.waitForSpans((all) => all.length === 4);
     assert.equal(collector.held, 1);
+  } finally {
+    await proxy.shutdown();
+  }
+});
+
+Deno.test("a request whose body has ended when its response is handed on is kept alive only if it started the export", async () => {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  await using upstream = serve(() => new Response("ok"));
+  const proxy = createProxy({
+    TRACEGATE_UPSTREAM: upstream.url,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: collector.tracesUrl,
+    OTEL_BSP_SCHEDULE_DELAY: "2000",
+  }, { log: () => {} });
+  try {
+    const keptAlive: Promise<unknown>[] = [];
+    const info = {
+      waitUntil: (work: Promise<unknown>) => keptAlive.push(work),
+      // As workerd's signal for a small body that arrives whole: read before it is handed on.
+      bodyEnd: async (response: Response, done: (outcome: BodyOutcome) => void) => {
+        const bytes = await response.arrayBuffer();
+        done({ kind: "complete", bytes: bytes.byteLength });
+        return new Response(bytes, response);
+      },
+    };
+    for (const requestId of ["first", "second"]) {
+      const response = await proxy.handle(
+        new Request(`http://proxy.test/${requestId}`, {
+          headers: { traceparent: caller("01").traceparent, "x-request-id": requestId },
+        }),
+        info,
+      );
+      assert.equal(await response.text(), "ok");
+    }
+    // Only the first request's flush started the export: the second one had nothing left to do.
+    assert.equal(keptAlive.length, 1);
+    let exported = false;
+    keptAlive[0].then(() => (exported = true));
+    await collector.arrived;
+    assert.equal(exported, false, "the request that started the export did not wait for it");
+    collector.release();
+    await keptAlive[0];
+    await receiver.waitForSpans((all) => all.length === 4);
   } finally {
     await proxy.shutdown();
   }

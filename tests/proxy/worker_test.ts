@@ -515,9 +515,14 @@ Deno.test("proxy worker: a small body of known length ends the spans once it has
   using broken = rawUpstream(async (conn) => {
     await conn.write(encode(`${head}first;`));
   });
+  // The head and all 10 bytes in one write.
+  using whole = rawUpstream(async (conn) => {
+    await conn.write(encode(`${head}first;last`));
+  });
   await using stack = await startProxyStack((upstream) => ({
     TRACEGATE_UPSTREAM: undefined,
-    TRACEGATE_ROUTES: `/=${upstream.url}, /held=${held.url}, /broken=${broken.url}`,
+    TRACEGATE_ROUTES:
+      `/=${upstream.url}, /held=${held.url}, /broken=${broken.url}, /whole=${whole.url}`,
   }));
   const sampled = (requestId: string) => ({
     traceparent: caller("01").traceparent,
@@ -547,6 +552,18 @@ Deno.test("proxy worker: a small body of known length ends the spans once it has
       assert.equal(span.status.code, "UNSET");
     }
   });
+
+  await t.step(
+    "arriving whole: relayed as it came, with its length, and the spans end",
+    async () => {
+      const response = await stack.fetch("/whole", { headers: sampled("whole") });
+      assert.equal(response.headers.get("content-length"), "10");
+      assert.equal(await response.text(), "first;last");
+      const spans = await stack.waitForSpans((all) => proxySpansOf(all, "whole").count === 2);
+      const { server, client } = proxySpansOf(spans, "whole");
+      for (const span of [server!, client!]) assert.equal(span.status.code, "UNSET");
+    },
+  );
 
   await t.step("cut short by the upstream: both spans are errors", async () => {
     const response = await stack.fetch("/broken", { headers: sampled("broken") });
