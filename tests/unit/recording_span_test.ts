@@ -203,6 +203,30 @@ Deno.test("the starter follows the SDK's tracer: sampler, suppression, parents, 
   ]);
 });
 
+Deno.test("a recording span's end and duration read as the SDK span's, an end before the start clamped", () => {
+  using spans = recordedBy();
+  const pairs = [AT, new Date(0), undefined].map((end) => {
+    const lean = spans.start("GET", SpanKind.SERVER, ROOT_CONTEXT) as RecordingSpan;
+    const sdk = spans.tracer.startSpan("GET", { kind: SpanKind.SERVER }, ROOT_CONTEXT);
+    assert.deepEqual([lean.endTime, lean.duration], [[0, 0], [-1, -1]]);
+    lean.end(end);
+    sdk.end(end);
+    return [lean, sdk as unknown as ReadableSpan] as const;
+  });
+  for (const [lean, sdk] of pairs) {
+    for (const span of [lean, sdk]) {
+      const [start, end, duration] = [span.startTime, span.endTime, span.duration];
+      const nanos = (time: readonly number[]) => BigInt(time[0]) * 1_000_000_000n + BigInt(time[1]);
+      assert.equal(nanos(end) - nanos(start), nanos(duration));
+      assert.ok(nanos(duration) >= 0n);
+    }
+  }
+  const [[atLean, atSdk], [earlyLean, earlySdk]] = pairs;
+  assert.deepEqual(atLean.endTime, atSdk.endTime);
+  assert.deepEqual([earlyLean.endTime, earlyLean.duration], [earlyLean.startTime, [0, 0]]);
+  assert.deepEqual(earlySdk.duration, [0, 0]);
+});
+
 /**
  * tracegate's starter and an SDK provider over the same sampler and one processor that writes
  * down what it is told and keeps the ended spans (users cannot plug processors into tracegate's
