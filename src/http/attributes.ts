@@ -127,7 +127,7 @@ export function serverRequestAttributes(
   const url = requestUrlParts(request.url);
   const headers = request.headers;
   const attributes = methodAttributes(request.method);
-  attributes[ATTR_URL_PATH] = url.pathname;
+  attributes[ATTR_URL_PATH] = recentPaths.of(url.pathname);
   if (url.search !== "") {
     attributes[ATTR_URL_QUERY] = redactQuery(url.search, options.sensitiveQueryParams);
   }
@@ -141,19 +141,44 @@ export function serverRequestAttributes(
     server = origin.server ?? server;
     clientAddress = origin.clientAddress ?? clientAddress;
   }
-  attributes[ATTR_URL_SCHEME] = scheme;
+  attributes[ATTR_URL_SCHEME] = recentSchemes.of(scheme);
   if (server.address !== "") {
-    attributes[ATTR_SERVER_ADDRESS] = server.address;
+    attributes[ATTR_SERVER_ADDRESS] = recentServers.of(server.address);
     const port = server.port ?? defaultPortFor(scheme);
     if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
   }
-  if (clientAddress) attributes[ATTR_CLIENT_ADDRESS] = clientAddress;
+  if (clientAddress) attributes[ATTR_CLIENT_ADDRESS] = recentClients.of(clientAddress);
 
   const userAgent = headers.get("user-agent");
-  if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = userAgent;
+  if (userAgent !== null) attributes[ATTR_USER_AGENT_ORIGINAL] = recentUserAgents.of(userAgent);
   captureHeaders(attributes, headers, options.capturedRequestHeaders);
   return attributes;
 }
+
+/**
+ * The string last given, when `value` equals it: attribute values repeat from one request to the
+ * next (the scheme, the host, the client's address and user agent, the upstream URL), and a span
+ * that holds that one string rather than its request's own copy keeps less alive until its export,
+ * where the encoder then finds the value it cached by identity, without reading a copy it has not
+ * touched since the request.
+ */
+class Recent {
+  #last = "";
+
+  of(value: string): string {
+    if (value === this.#last) return this.#last;
+    this.#last = value;
+    return value;
+  }
+}
+
+const recentPaths = new Recent();
+const recentSchemes = new Recent();
+const recentServers = new Recent();
+const recentClients = new Recent();
+const recentUserAgents = new Recent();
+const recentUrls = new Recent();
+const recentUpstreams = new Recent();
 
 /** What the server attributes read of a request's URL, with `URL`'s names and values. */
 export interface RequestUrlParts {
@@ -212,8 +237,8 @@ export function clientRequestAttributes(
 ): Attributes {
   const url = new URL(request.url);
   const attributes = methodAttributes(request.method);
-  attributes[ATTR_URL_FULL] = redactUrl(url, sensitiveQueryParams);
-  attributes[ATTR_SERVER_ADDRESS] = unbracket(url.hostname);
+  attributes[ATTR_URL_FULL] = recentUrls.of(redactUrl(url, sensitiveQueryParams));
+  attributes[ATTR_SERVER_ADDRESS] = recentUpstreams.of(unbracket(url.hostname));
   const port = portNumber(url.port) ?? defaultPortFor(url.protocol.slice(0, -1));
   if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
   return attributes;
