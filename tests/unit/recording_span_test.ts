@@ -225,6 +225,16 @@ Deno.test("a recording span's end and duration read as the SDK span's, an end be
   assert.deepEqual(atLean.endTime, atSdk.endTime);
   assert.deepEqual([earlyLean.endTime, earlyLean.duration], [earlyLean.startTime, [0, 0]]);
   assert.deepEqual(earlySdk.duration, [0, 0]);
+  // A performance timestamp: both spans turn it into wall time with their start's clock offset,
+  // which differ by the wall clock's millisecond at most.
+  const lean = spans.start("GET", SpanKind.SERVER, ROOT_CONTEXT) as RecordingSpan;
+  const sdk = spans.tracer.startSpan("GET", { kind: SpanKind.SERVER }, ROOT_CONTEXT);
+  const at = performance.now();
+  lean.end(at);
+  sdk.end(at);
+  const millis = (time: readonly number[]) => time[0] * 1000 + time[1] / 1e6;
+  const apart = millis(lean.endTime) - millis((sdk as unknown as ReadableSpan).endTime);
+  assert.ok(Math.abs(apart) < 1000, `${apart} ms apart`);
 });
 
 /**
