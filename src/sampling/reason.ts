@@ -44,13 +44,13 @@ export class ReasonSampler implements Sampler {
   readonly #sampler: Sampler;
   readonly #parentBased: boolean;
   readonly #rootReason: { readonly [ATTR_SAMPLING_REASON]: HeadReason } | undefined;
-  readonly #parentReason = { [ATTR_SAMPLING_REASON]: "parent" } as const;
+  readonly #parentReason = Object.freeze({ [ATTR_SAMPLING_REASON]: "parent" } as const);
 
   constructor(sampler: Sampler, settings: SamplerSettings) {
     this.#sampler = sampler;
     this.#parentBased = PARENT_BASED.has(settings.name);
     const reason = rootReason(settings);
-    this.#rootReason = reason && { [ATTR_SAMPLING_REASON]: reason };
+    this.#rootReason = reason && Object.freeze({ [ATTR_SAMPLING_REASON]: reason });
   }
 
   shouldSample(
@@ -67,7 +67,14 @@ export class ReasonSampler implements Sampler {
     const validParent = parent !== undefined && isValidSpanContext(parent);
     if (validParent && !parent.isRemote) return result;
     const reason = this.#parentBased && validParent ? this.#parentReason : this.#rootReason;
-    return reason ? { ...result, attributes: { ...result.attributes, ...reason } } : result;
+    if (!reason) return result;
+    // Written out rather than spread (every sampled request passes here), and the reason object
+    // itself when the sampler gave no attributes: it is frozen, and read only.
+    return {
+      decision: result.decision,
+      traceState: result.traceState,
+      attributes: result.attributes ? { ...result.attributes, ...reason } : reason,
+    };
   }
 
   toString(): string {

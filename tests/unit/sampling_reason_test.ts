@@ -1,7 +1,9 @@
-/** The debug line's explanation of a decision, for each way a request is or is not traced. */
+/** The sampling reason: what the samplers add to a decision, and the debug line that explains one. */
 import assert from "node:assert/strict";
-import { type SpanContext, TraceFlags } from "@opentelemetry/api";
-import { type DecisionFacts, describeDecision } from "../../src/sampling/reason.ts";
+import { ROOT_CONTEXT, type SpanContext, SpanKind, TraceFlags } from "@opentelemetry/api";
+import { TraceState } from "@opentelemetry/core";
+import { AlwaysOnSampler, type Sampler, SamplingDecision } from "@opentelemetry/sdk-trace-base";
+import { type DecisionFacts, describeDecision, ReasonSampler } from "../../src/sampling/reason.ts";
 
 const span = (flags: TraceFlags): SpanContext => ({
   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -44,4 +46,33 @@ Deno.test("decision explained: traced, and each reason a request is not", () => 
     ],
   ];
   for (const [facts, expected] of table) assert.equal(describeDecision(facts), expected);
+});
+
+Deno.test("the reason is added to the sampler's decision, its attributes and trace state kept", () => {
+  const traceState = new TraceState("vendor=value");
+  const withAttributes: Sampler = {
+    shouldSample: () => ({
+      decision: SamplingDecision.RECORD_AND_SAMPLED,
+      attributes: { "sampler.own": 1 },
+      traceState,
+    }),
+    toString: () => "withAttributes",
+  };
+  const decide = (sampler: Sampler) =>
+    new ReasonSampler(sampler, { name: "always_on", ratio: 1 })
+      .shouldSample(
+        ROOT_CONTEXT,
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "GET",
+        SpanKind.SERVER,
+        {},
+        [],
+      );
+  const kept = decide(withAttributes);
+  assert.equal(kept.decision, SamplingDecision.RECORD_AND_SAMPLED);
+  assert.equal(kept.traceState, traceState);
+  assert.deepEqual(kept.attributes, { "sampler.own": 1, "tracegate.sampling.reason": "always_on" });
+  assert.deepEqual(decide(new AlwaysOnSampler()).attributes, {
+    "tracegate.sampling.reason": "always_on",
+  });
 });
