@@ -32,7 +32,7 @@ import {
 } from "@opentelemetry/semantic-conventions";
 import { forwardedOrigin } from "./forwarded.ts";
 import { type HostAndPort, portNumber } from "./host.ts";
-import { redactQuery, redactUrl, type SensitiveQueryParams } from "./redact.ts";
+import { redactHref, redactQuery, redactUrl, type SensitiveQueryParams } from "./redact.ts";
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   HTTP_REQUEST_METHOD_VALUE_GET,
@@ -235,11 +235,18 @@ export function clientRequestAttributes(
   request: Pick<Request, "method" | "url">,
   sensitiveQueryParams: SensitiveQueryParams,
 ): Attributes {
-  const url = new URL(request.url);
+  // Cut from the string as the server's are (in workerd a `URL` and each of its getters is a
+  // native object and call); user info, which `url.full` redacts, is read by the parser.
+  const href = request.url;
+  const url = requestUrlParts(href);
   const attributes = methodAttributes(request.method);
-  attributes[ATTR_URL_FULL] = recentUrls.of(redactUrl(url, sensitiveQueryParams));
+  attributes[ATTR_URL_FULL] = recentUrls.of(
+    href.includes("@")
+      ? redactUrl(href, sensitiveQueryParams)
+      : redactHref(href, sensitiveQueryParams),
+  );
   attributes[ATTR_SERVER_ADDRESS] = recentUpstreams.of(unbracket(url.hostname));
-  const port = portNumber(url.port) ?? defaultPortFor(url.protocol.slice(0, -1));
+  const port = portNumber(url.port) ?? defaultPortFor(url.scheme);
   if (port !== undefined) attributes[ATTR_SERVER_PORT] = port;
   return attributes;
 }

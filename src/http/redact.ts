@@ -155,10 +155,20 @@ export function redactQuery(search: string, sensitive: SensitiveQueryParams): st
  */
 export function redactUrl(url: URL | string, sensitive: SensitiveQueryParams): string {
   const parsed = typeof url === "string" ? new URL(url) : url;
+  return redactHref(
+    parsed.username !== "" || parsed.password !== ""
+      ? `${parsed.protocol}//${REDACTED}:${REDACTED}@${parsed.host}${parsed.pathname}${parsed.search}`
+      : parsed.href,
+    sensitive,
+  );
+}
+
+/**
+ * {@link redactUrl} for a URL the parser has already serialized (a Request's `url`) that carries
+ * no user info: read from the string, without parsing it again.
+ */
+export function redactHref(href: string, sensitive: SensitiveQueryParams): string {
   // In a serialized URL, `#` and `?` appear unescaped only as the fragment and query delimiters.
-  const href = parsed.username !== "" || parsed.password !== ""
-    ? `${parsed.protocol}//${REDACTED}:${REDACTED}@${parsed.host}${parsed.pathname}${parsed.search}`
-    : parsed.href;
   const hash = href.indexOf("#");
   const withoutFragment = hash === -1 ? href : href.slice(0, hash);
   const question = withoutFragment.indexOf("?");

@@ -394,6 +394,38 @@ Deno.test("clientRequestAttributes: method, redacted url.full, server address an
   );
 });
 
+Deno.test("clientRequestAttributes reads a Request's URL as the URL parser does", () => {
+  const urls = [
+    "http://127.0.0.1:8000/orders/42?lang=en&sig=secret&api_key=k",
+    "https://example.com/",
+    "https://example.com:443/a",
+    "http://example.com:80/a?",
+    "http://example.com:8080/a?#frag",
+    "http://example.com/a#frag?not-a-query&sig=1",
+    "http://example.com/a?X-Amz-Signature=s#frag",
+    "http://[::1]/x",
+    "http://[::1]:9000/x?y=[1]&token=t",
+    "http://[2001:db8::1]:8443/p%20q/%C3%A9?a=%20&b",
+    "http://bücher.example/ä?ü=1",
+    "http://EXAMPLE.com/../a/./b/%2e%2e/c",
+    "http://example.com/a:b@c?sig=1",
+    "http://user:pass@example.com:81/secret?x&sig=2",
+    "https://token@example.com/",
+    "ftp://example.com/file",
+  ];
+  for (const input of urls) {
+    const url = new URL(input);
+    const port = portNumber(url.port) ??
+      ({ "http:": 80, "https:": 443 } as Record<string, number>)[url.protocol];
+    assert.deepEqual(clientRequestAttributes({ method: "GET", url: url.href }, NO_EXTRA), {
+      "http.request.method": "GET",
+      "url.full": redactUrl(url, NO_EXTRA),
+      "server.address": url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      ...(port === undefined ? {} : { "server.port": port }),
+    }, input);
+  }
+});
+
 Deno.test("clientRequestAttributes: Fetch keeps 'patch' lower-case, so it is _OTHER", () => {
   const attributes = clientRequestAttributes(
     new Request("http://example.com/", { method: "patch" }),
