@@ -194,11 +194,16 @@ export function downstreamResponse(upstream: Response): Response {
     }
     return copy;
   }
-  return new Response(body, {
-    status,
-    statusText: upstream.statusText,
-    headers: endToEnd(upstream.headers, [], []),
+  // Appended to the built Response, not given in its init: Deno converts an init's pairs with
+  // WebIDL's generic sequence conversion, dearer than `append` (Deno 2.9.6, the bench upstream's
+  // response with the hand-back headers set after: 2.4 µs given in the init, 2.0 µs appended).
+  const response = new Response(body, { status, statusText: upstream.statusText });
+  const { headers } = response;
+  const dropped = droppedBy(upstream.headers.get("connection"), []);
+  upstream.headers.forEach((value, name) => {
+    if (!dropped(name)) headers.append(name, value);
   });
+  return response;
 }
 
 const ERROR_STATUS_TEXT = {
@@ -276,7 +281,7 @@ const NATIVE_HEADERS = FixedLengthStream !== undefined;
 
 /**
  * The end-to-end fields of `headers` (hop-by-hop ones, the ones `Connection` names and `proxy-*`
- * ones left out) minus the lower-case names in `drop`, plus `add`: for a Request or Response init.
+ * ones left out) minus the lower-case names in `drop`, plus `add`: for the upstream Request.
  */
 function endToEnd(
   headers: Headers,
