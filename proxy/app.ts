@@ -189,7 +189,12 @@ async function answer(
   if (isServerWideOptions(request.method, url.pathname)) {
     return { response: serverWideOptions(), upstreamFailed: false };
   }
-  const route = proxy.settings.routes.match(request.headers.get("host") ?? url.host, url.pathname);
+  const { routes } = proxy.settings;
+  // The Host field is read only where a route depends on it.
+  const route = routes.match(
+    routes.virtualHosts ? request.headers.get("host") ?? url.host : undefined,
+    url.pathname,
+  );
   const target = route && upstreamUrl(route, url);
   if (!route || !target) return { response: errorResponse(404, requestId), upstreamFailed: false };
   if (!isForwardableMethod(request.method)) {

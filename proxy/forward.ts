@@ -70,13 +70,16 @@ export function upstreamRequest(
   for (const name of options.stripHeaders ?? []) dropped.push(name.toLowerCase());
   const headers = endToEnd(received, dropped, added);
   const method = fetchMethod(inbound.method);
+  // Every name the copy may hold: the received ones (those dropped among them) and the added ones.
+  const names = received.names.concat(added.map(([name]) => name));
   const { body } = inbound;
   // Only a request with a body pays for the watched stream.
-  if (!body) return { method, url: target.href, headers };
+  if (!body) return { method, url: target.href, headers, names };
   return {
     method,
     url: target.href,
     headers,
+    names,
     body: withLength(options.deadline.watch(body), received.get("content-length")),
   };
 }

@@ -46,22 +46,24 @@ export interface Route {
 export interface RouteTable {
   /** Longest prefix first. */
   readonly routes: readonly Route[];
+  /** Some route is for one host: `match` then needs the request's host. */
+  readonly virtualHosts: boolean;
   match(host: string | undefined, pathname: string): Route | undefined;
 }
 
 class SortedRouteTable implements RouteTable {
   readonly routes: readonly Route[];
-  readonly #virtualHosts: boolean;
+  readonly virtualHosts: boolean;
 
   constructor(routes: readonly Route[]) {
     // Longest prefix first, so the first match within a group is the winner.
     this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
-    this.#virtualHosts = routes.some((route) => route.host !== undefined);
+    this.virtualHosts = routes.some((route) => route.host !== undefined);
   }
 
   match(host: string | undefined, pathname: string): Route | undefined {
     const path = normalizePath(pathname);
-    const requestHost = host === undefined || !this.#virtualHosts
+    const requestHost = host === undefined || !this.virtualHosts
       ? undefined
       : parseHost(host)?.address.toLowerCase();
     let hostless: Route | undefined;
@@ -245,7 +247,7 @@ export function upstreamUrl(route: Route, requestUrl: URL): UpstreamTarget | und
   // Joined as text, not parsed again (Request parses it once): the origin is the configured one,
   // and a path starting with `/` ends the authority, so nothing from the request can reach it.
   if (!pathname.startsWith("/") || !prefixMatches(route.prefix, pathname)) return undefined;
-  const base = basePath(route.base);
+  const { origin, host, path: base } = baseOf(route);
   const path = base + pathname;
   const allowed = route.prefix === "/" ? base || "/" : base + route.prefix;
   const withinPrefix = (path: string) => prefixMatches(allowed, path);
@@ -253,8 +255,20 @@ export function upstreamUrl(route: Route, requestUrl: URL): UpstreamTarget | und
   if (ENCODED_SLASH.test(path) && !withinPrefix(normalizePath(decodeSlashes(path)))) {
     return undefined;
   }
-  const { origin, host } = route.base;
   return { href: `${origin}${path}${requestUrl.search}`, origin, host };
+}
+
+/** A route's base as text, read once: in workerd every getter of a `URL` calls into the runtime. */
+const BASES = new WeakMap<Route, { origin: string; host: string; path: string }>();
+
+function baseOf(route: Route): { origin: string; host: string; path: string } {
+  let base = BASES.get(route);
+  if (base === undefined) {
+    const { origin, host } = route.base;
+    base = { origin, host, path: basePath(route.base) };
+    BASES.set(route, base);
+  }
+  return base;
 }
 
 const ENCODED_SLASH = /%2f|%5c/i;

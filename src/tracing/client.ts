@@ -19,7 +19,6 @@ import {
   spanNameFor,
 } from "../http/attributes.ts";
 import { type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
-import { headersSetter } from "../propagation/mod.ts";
 import { ATTR_REQUEST_ID, requestIdFrom } from "./request_id.ts";
 import { ATTR_BODY_UNREAD, unreadBodiesIn } from "./unread_bodies.ts";
 import { errorTypeOf, markError, recordFailure } from "./span_errors.ts";
@@ -36,6 +35,11 @@ export interface UnbuiltRequest {
   readonly url: string;
   /** Pairs, or a `Headers` where it is native (workerd) and changing it costs little. */
   readonly headers: [string, string][] | Headers;
+  /**
+   * With a `Headers`: every name it may hold, when the caller has read them (a trace field that
+   * is not among them is not deleted: in workerd every call into `Headers` costs ~3 k instructions).
+   */
+  readonly names?: readonly string[];
 }
 
 export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
@@ -68,9 +72,15 @@ export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
     const { headers } = request;
     if (Array.isArray(headers)) injectIntoPairs(tracing, context, requestId, headers);
     else {
-      for (const field of fieldsOf(tracing.propagator)) headers.delete(field);
-      tracing.propagator.inject(context, headers, headersSetter);
-      if (requestId !== undefined) headers.set(tracing.http.requestIdHeader, requestId);
+      const names = "names" in request ? request.names : undefined;
+      const injected = injectedPairs(tracing, context, requestId);
+      // A field about to be written needs no delete first: `set` replaces it.
+      for (const field of fieldsOf(tracing.propagator)) {
+        if (names?.includes(field) !== false && !injected.some((pair) => pair[0] === field)) {
+          headers.delete(field);
+        }
+      }
+      for (const [name, value] of injected) headers.set(name, value);
     }
     this.request = request;
   }
@@ -130,9 +140,7 @@ function injectIntoPairs(
   requestId: string | undefined,
   pairs: [string, string][],
 ): void {
-  const injected: [string, string][] = [];
-  tracing.propagator.inject(context, injected, pairsSetter);
-  if (requestId !== undefined) pairsSetter.set(injected, tracing.http.requestIdHeader, requestId);
+  const injected = injectedPairs(tracing, context, requestId);
   const replaced = fieldsOf(tracing.propagator);
   let kept = 0;
   for (const pair of pairs) {
@@ -142,6 +150,18 @@ function injectIntoPairs(
   }
   pairs.length = kept;
   for (const pair of injected) pairs.push(pair);
+}
+
+/** The fields the propagator writes for `context`, and the request id's. */
+function injectedPairs(
+  tracing: Tracing,
+  context: Context,
+  requestId: string | undefined,
+): [string, string][] {
+  const injected: [string, string][] = [];
+  tracing.propagator.inject(context, injected, pairsSetter);
+  if (requestId !== undefined) pairsSetter.set(injected, tracing.http.requestIdHeader, requestId);
+  return injected;
 }
 
 /** Writes a field into header pairs, lower-cased, replacing an earlier value. */

@@ -756,6 +756,18 @@ Deno.test("proxy worker: hop-by-hop headers are dropped both ways, X-Forwarded-*
   assertHopByHopDropped(response);
 });
 
+Deno.test("proxy worker: a host's own routes are chosen by the Host field", async () => {
+  await using stack = await startProxyStack((upstream) => ({
+    TRACEGATE_UPSTREAM: undefined,
+    TRACEGATE_ROUTES: `shop.example/=${upstream.url}/shop, /=${upstream.url}/any`,
+  }));
+  for (const [host, path] of [["shop.example", "/shop/x"], ["other.example", "/any/x"]]) {
+    const response = await rawHttp(stack.port, { target: "/x", host });
+    assert.equal(response.status, 200, response.body);
+    assert.equal((JSON.parse(response.body) as UpstreamEcho).path, path, host);
+  }
+});
+
 Deno.test("proxy worker: upstream failures answer 502 and 504, traced", async (t) => {
   const down = `http://127.0.0.1:${closedPort()}`;
   await using stack = await startProxyStack((upstream) => ({
