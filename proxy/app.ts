@@ -20,6 +20,7 @@ import {
   downstreamResponse,
   errorResponse,
   fetchUpstream,
+  Fields,
   isForwardableMethod,
   isServerWideOptions,
   methodNotForwarded,
@@ -145,7 +146,9 @@ async function forward(
 ): Promise<Response> {
   const url = new URL(request.url);
   const { settings } = proxy;
-  const presented = request.headers.get(settings.forceHeader);
+  // Read once for the span, the routing and the upstream request (see `Fields`).
+  const fields = new Fields(request.headers);
+  const presented = fields.get(settings.forceHeader);
   const facts = {
     // Awaited only when there is something to compare: most requests carry no force header.
     forced: presented !== null && settings.forceToken !== undefined &&
@@ -154,6 +157,7 @@ async function forward(
   };
   const server = new ServerSpan(proxy.tracing, {
     request,
+    headers: fields,
     active: withRequestFacts(context.active(), facts),
     clientAddress: info.clientAddress,
     inbound: settings.inbound,
@@ -168,7 +172,7 @@ async function forward(
   });
   let outcome: Outcome;
   try {
-    outcome = await answer(proxy, server, request, url, info);
+    outcome = await answer(proxy, server, request, fields, url, info);
   } catch (error) {
     server.recordError(error);
     proxy.log(`tracegate: request ${server.requestId}: forwarding failed: ${describe(error)}`);
@@ -182,6 +186,7 @@ async function answer(
   proxy: Forwarder,
   server: ServerSpan,
   request: Request,
+  fields: Fields,
   url: URL,
   info: ProxyRequestInfo,
 ): Promise<Outcome> {
@@ -192,7 +197,7 @@ async function answer(
   const { routes } = proxy.settings;
   // The Host field is read only where a route depends on it.
   const route = routes.match(
-    routes.virtualHosts ? request.headers.get("host") ?? url.host : undefined,
+    routes.virtualHosts ? fields.get("host") ?? url.host : undefined,
     url.pathname,
   );
   const target = route && upstreamUrl(route, url);
@@ -211,6 +216,7 @@ async function answer(
       forwardedProto: url.protocol === "https:" ? "https" : "http",
       stripHeaders: [proxy.settings.forceHeader],
       deadline,
+      fields,
     }),
   );
   const result = await fetchUpstream(client.request, deadline, info.fetch ?? proxy.send);

@@ -19,6 +19,8 @@ export interface ForwardingOptions {
   readonly stripHeaders?: readonly string[];
   /** Aborts the request once the upstream stops making progress (see {@link fetchUpstream}). */
   readonly deadline: ProgressDeadline;
+  /** The inbound request's fields, when already read. */
+  readonly fields?: Fields;
 }
 
 /**
@@ -52,7 +54,7 @@ export function upstreamRequest(
   target: UpstreamTarget,
   options: ForwardingOptions,
 ): UpstreamRequest {
-  const received = new Fields(inbound.headers);
+  const received = options.fields ?? new Fields(inbound.headers);
   const earlier = received.get("x-forwarded-for");
   const { clientAddress } = options;
   const forwardedFor = clientAddress === undefined
@@ -290,7 +292,7 @@ const NATIVE_HEADERS = FixedLengthStream !== undefined;
  * a `has`, 2.1 k a field of `keys()`, 4.9 k a field of `forEach`, which calls back into
  * JavaScript for each). In Deno the name and value pairs, with one `forEach`.
  */
-class Fields {
+export class Fields {
   readonly names: string[] = [];
   readonly #pairs: [string, string][] | undefined;
 
@@ -311,9 +313,15 @@ class Fields {
     return this.names.includes(name);
   }
 
+  keys(): ArrayIterator<string> {
+    return this.names.values();
+  }
+
+  /** As `Headers.get` answers it: the name is case-insensitive. */
   get(name: string): string | null {
-    if (this.#pairs === undefined) return this.has(name) ? this.headers.get(name) : null;
-    return this.#pairs.find((pair) => pair[0] === name)?.[1] ?? null;
+    const key = name.toLowerCase();
+    if (this.#pairs === undefined) return this.has(key) ? this.headers.get(key) : null;
+    return this.#pairs.find((pair) => pair[0] === key)?.[1] ?? null;
   }
 
   /** The pairs (Deno), to build the upstream Request from. */

@@ -1,7 +1,10 @@
 import type { TextMapGetter, TextMapSetter } from "@opentelemetry/api";
 
-/** Reads propagation headers from a Fetch API `Headers`; names are case-insensitive there. */
-export const headersGetter: TextMapGetter<Headers> = {
+/**
+ * Reads propagation headers from a Fetch API `Headers`, or fields read from one; names are
+ * case-insensitive there.
+ */
+export const headersGetter: TextMapGetter<Pick<Headers, "get" | "keys">> = {
   keys: (headers) => Array.from(headers.keys()),
   // `Headers.get` joins repeated header lines with ", ", so codecs see several lines as one list.
   get: (headers, name) => headers.get(name) ?? undefined,

@@ -51,6 +51,11 @@ export type InboundContextMode = "continue" | "link" | "ignore";
 
 export interface ServerSpanStart {
   readonly request: Request;
+  /**
+   * The request's fields as the caller has already read them (the proxy in workerd, where a field
+   * it knows absent then costs no call into the runtime); default `request.headers`.
+   */
+  readonly headers?: Pick<Headers, "get" | "keys">;
   /** The context active when the request arrived; a runtime's own span in it becomes the parent. */
   readonly active: Context;
   /**
@@ -119,7 +124,10 @@ export class ServerSpan {
     const { request } = start;
     const settings = tracing.http;
     this.requestId = start.requestId ??
-      resolveRequestId(request.headers.get(settings.requestIdHeader), start.requestIds);
+      resolveRequestId(
+        (start.headers ?? request.headers).get(settings.requestIdHeader),
+        start.requestIds,
+      );
 
     this.#start = start;
     const parent = parentFor(tracing, start);
@@ -130,7 +138,9 @@ export class ServerSpan {
       spanNameFor(method),
       SpanKind.SERVER,
       parent,
-      start.inbound === "link" ? inboundLinks(tracing, start.request, parent) : undefined,
+      start.inbound === "link"
+        ? inboundLinks(tracing, start.headers ?? request.headers, parent)
+        : undefined,
     );
     // A record-only span (kept only if a tail rule says so) gets its attributes once it may be
     // exported: most are discarded at the response, and attributes are the costly part.
@@ -326,7 +336,11 @@ function parentFor(tracing: Tracing, start: ServerSpanStart): Context {
   if ((start.inbound ?? "continue") !== "continue") {
     return propagation.deleteBaggage(trace.deleteSpan(active));
   }
-  const extracted = tracing.propagator.extract(active, start.request.headers, headersGetter);
+  const extracted = tracing.propagator.extract(
+    active,
+    start.headers ?? start.request.headers,
+    headersGetter,
+  );
   // A runtime's own server span (Deno with OTEL_DENO=true) already continued the caller's
   // trace: nest under it rather than beside it, keeping the extracted baggage.
   const runtimeSpan = trace.getSpan(active);
@@ -336,10 +350,12 @@ function parentFor(tracing: Tracing, start: ServerSpanStart): Context {
 }
 
 /** `link` mode: the caller's span context, extracted over the new trace's `fresh` context. */
-function inboundLinks(tracing: Tracing, request: Request, fresh: Context): Link[] | undefined {
-  const inbound = trace.getSpanContext(
-    tracing.propagator.extract(fresh, request.headers, headersGetter),
-  );
+function inboundLinks(
+  tracing: Tracing,
+  headers: Pick<Headers, "get" | "keys">,
+  fresh: Context,
+): Link[] | undefined {
+  const inbound = trace.getSpanContext(tracing.propagator.extract(fresh, headers, headersGetter));
   return inbound && trace.isSpanContextValid(inbound)
     ? [{ context: inbound, attributes: { "tracegate.link": "inbound" } satisfies Attributes }]
     : undefined;

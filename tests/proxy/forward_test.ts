@@ -4,6 +4,7 @@ import {
   errorResponse,
   fetchMethod,
   fetchUpstream,
+  Fields,
   upstreamInit,
   type UpstreamRequest,
   upstreamRequest,
@@ -281,6 +282,15 @@ Deno.test("fetchMethod is the method of the Request built with it", () => {
   for (const method of ["patch", "PATCH", "Patch", "PROPFIND", "propfind", "x-custom"]) {
     assert.equal(fetchMethod(method), new Request("http://x.test/", { method }).method, method);
   }
+});
+
+Deno.test("Fields answers as the Headers it was read from: names case-insensitive", () => {
+  const headers = new Headers({ "X-Mixed-Case": "1", "x-other": "2" });
+  const fields = new Fields(headers);
+  for (const name of ["x-mixed-case", "X-Mixed-Case", "X-MIXED-CASE", "x-other", "absent"]) {
+    assert.equal(fields.get(name), headers.get(name), name);
+  }
+  assert.deepEqual([...fields.keys()], [...headers.keys()]);
 });
 
 Deno.test("downstreamResponse strips hop-by-hop headers and keeps the rest", async () => {
