@@ -7,9 +7,14 @@ import { context } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import type { EnvSource } from "../src/config/env.ts";
 import { logConfigErrors } from "../src/config/log.ts";
-import type { BodyEndSignal, SentResponse } from "../src/http/body_end.ts";
+import {
+  type BodyEndSignal,
+  type BodyOutcome,
+  endedAs,
+  type ReadAhead,
+} from "../src/http/body_end.ts";
 import { samplerFromSettings } from "../src/sampling.ts";
-import { endingFor, tailRulesOn } from "../src/sampling/tail.ts";
+import { endingFor, type SpanEnding, tailRulesOn } from "../src/sampling/tail.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import { createTracing, type Tracing } from "../src/tracing/setup.ts";
@@ -44,7 +49,12 @@ export interface ProxyRequestInfo {
   /** The socket peer, when the runtime knows it. */
   readonly clientAddress?: string;
   /** How the runtime tells that the response body has been sent; default: a JavaScript wrap. */
-  readonly bodyEnd?: BodyEndSignal<SentResponse>;
+  readonly bodyEnd?: BodyEndSignal;
+  /**
+   * Reads a relayed body ahead of the response when the spans end with it (workerd: a small one
+   * of known length), or answers undefined to leave it to `bodyEnd`.
+   */
+  readonly readAhead?: (response: Response) => Promise<ReadAhead> | undefined;
   /** Sends this request upstream instead of the proxy's `fetch` (Deno's WebSocket bridge). */
   readonly fetch?: typeof fetch;
 }
@@ -136,6 +146,10 @@ interface Outcome {
   readonly response: Response;
   readonly upstreamFailed: boolean;
   readonly client?: ClientSpan<UpstreamRequest>;
+  /** How the spans end, when already worked out (a relayed response). */
+  readonly ending?: SpanEnding;
+  /** How its body ended, or will, when it was read ahead. */
+  readonly ended?: BodyOutcome | Promise<BodyOutcome>;
 }
 
 /** Traces one request, answers it (forwarded or not) and ends its spans with the response. */
@@ -221,8 +235,26 @@ async function answer(
   );
   const result = await fetchUpstream(client.request, deadline, info.fetch ?? proxy.send);
   if (result.kind === "response") {
-    client.responded(result.response);
-    return { response: downstreamResponse(result.response), upstreamFailed: false, client };
+    const upstream = result.response;
+    client.responded(upstream);
+    const ending = endingFor(server, proxy.settings.tail, {
+      status: upstream.status,
+      upstreamFailed: false,
+      threw: false,
+    });
+    // Only a body the spans end with is read ahead: a runtime sends any other one natively.
+    const ahead = ending.kind === "withBody" ? info.readAhead?.(upstream) : undefined;
+    if (ahead === undefined) {
+      return { response: downstreamResponse(upstream), upstreamFailed: false, client, ending };
+    }
+    const { body, ended } = await ahead;
+    return {
+      response: downstreamResponse(upstream, body),
+      upstreamFailed: false,
+      client,
+      ending,
+      ended,
+    };
   }
   // The details name the upstream: they go to the span and the log, never to the client.
   const redacted = redactUrl(new URL(target.href), proxy.tracing.http.sensitiveQueryParams);
@@ -250,10 +282,10 @@ async function answer(
 function finish(
   settings: ProxySettings,
   server: ServerSpan,
-  { response, upstreamFailed, client }: Outcome,
+  { response, upstreamFailed, client, ending: known, ended }: Outcome,
   info: ProxyRequestInfo,
-): SentResponse {
-  const ending = endingFor(server, settings.tail, {
+): Response {
+  const ending = known ?? endingFor(server, settings.tail, {
     status: response.status,
     upstreamFailed,
     threw: server.errored,
@@ -267,7 +299,7 @@ function finish(
   return server.finish(response, {
     ending,
     waitUntil: info.waitUntil,
-    bodyEnd: info.bodyEnd,
+    bodyEnd: ended === undefined ? info.bodyEnd : endedAs(ended),
     beforeEnd: (outcome) => client?.end(outcome),
   });
 }

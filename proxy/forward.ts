@@ -181,13 +181,14 @@ const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304
 /**
  * The response to send downstream: status (redirects and their `Location` untouched), headers
  * minus hop-by-hop ones, body streamed (the same stream: Deno still sends a fetched body from its
- * native resource). A WebSocket upgrade (status 101; in Workers a response with a `webSocket`) is
- * returned as is, since it cannot be rebuilt.
+ * native resource), or `relayed`, the body as the runtime read it ahead. A WebSocket upgrade
+ * (status 101; in Workers a response with a `webSocket`) is returned as is, since it cannot be
+ * rebuilt.
  */
-export function downstreamResponse(upstream: Response): Response {
+export function downstreamResponse(upstream: Response, relayed?: BodyInit): Response {
   const { status } = upstream;
   if (status === 101 || webSocketOf(upstream) !== undefined) return upstream;
-  const body = NULL_BODY_STATUSES.has(status) ? null : upstream.body;
+  const body = NULL_BODY_STATUSES.has(status) ? null : relayed ?? upstream.body;
   if (NATIVE_HEADERS) {
     // Built from the Response itself, workerd copies status, status text and headers natively: one
     // copy of the headers and no init to convert (a copied `Headers` in an init is copied again).

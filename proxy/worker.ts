@@ -7,7 +7,7 @@
  * request.
  */
 import { smallBodiesThrough } from "../src/http/body_end.ts";
-import { workerdSmallBodyEnd } from "../middleware/runtime/workerd.ts";
+import { workerdReadAhead, workerdTeeBodyEnd } from "../middleware/runtime/workerd.ts";
 import { createProxy, type Proxy } from "./app.ts";
 
 /** What workerd passes a module Worker's `fetch` as its third argument. */
@@ -16,8 +16,8 @@ interface ExecutionContext {
 }
 
 let proxy: Proxy | undefined;
-/** Relayed bodies: small ones read ahead (or teed), long ones where a departed client shows. */
-const RELAYED_BODY_END = smallBodiesThrough(workerdSmallBodyEnd);
+/** Relayed bodies not read ahead: small ones teed natively, long ones where a departed client shows. */
+const RELAYED_BODY_END = smallBodiesThrough(workerdTeeBodyEnd);
 
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> {
@@ -27,6 +27,7 @@ export default {
       // Set by Cloudflare's edge on every request; not forgeable by the client there.
       clientAddress: request.headers.get("cf-connecting-ip") ?? undefined,
       bodyEnd: RELAYED_BODY_END,
+      readAhead: workerdReadAhead,
     });
   },
 };

@@ -18,19 +18,31 @@ export interface BodyOutcome {
 
 export type BodyEndCallback = (outcome: BodyOutcome) => void;
 
-/** The response to send, or a promise of it (never rejected) from a signal that reads the body first. */
-export type SentResponse = Response | Promise<Response>;
-
 /**
  * A runtime's way of telling when a response body has been sent. Given a response that has a
  * body, it returns the response to send (the same one, or one whose body flows through a native
- * pipe), or a promise of it, and calls `done` once the body has been sent, cancelled by the
- * consumer, or has failed. `done` never throws and ignores every call after the first.
+ * pipe) and calls `done` once the body has been sent, cancelled by the consumer, or has failed.
+ * `done` never throws and ignores every call after the first.
  */
-export type BodyEndSignal<S extends SentResponse = Response> = (
-  response: Response,
-  done: BodyEndCallback,
-) => S;
+export type BodyEndSignal = (response: Response, done: BodyEndCallback) => Response;
+
+/** A relayed body as the runtime read it ahead: what to send, and how it ended, or will. */
+export interface ReadAhead {
+  readonly body: BodyInit;
+  readonly ended: BodyOutcome | Promise<BodyOutcome>;
+}
+
+/**
+ * For a body whose end is known already, or promised (a relayed body the runtime read ahead): the
+ * response as it is, `done` called at once with `ended`, or when it settles.
+ */
+export function endedAs(ended: BodyOutcome | Promise<BodyOutcome>): BodyEndSignal {
+  return (response, done) => {
+    if (ended instanceof Promise) ended.then(done);
+    else done(ended);
+    return response;
+  };
+}
 
 /**
  * The response to send, calling `done` exactly once when its body has been sent, was cancelled by
@@ -43,11 +55,11 @@ export type BodyEndSignal<S extends SentResponse = Response> = (
  *
  * Exceptions thrown by `done` are ignored, so telemetry can never break the body it observes.
  */
-export function onBodyEnd<S extends SentResponse = Response>(
+export function onBodyEnd(
   response: Response,
   done: BodyEndCallback,
-  signal?: BodyEndSignal<S>,
-): Response | S {
+  signal: BodyEndSignal = streamBodyEnd,
+): Response {
   let ended = false;
   const once: BodyEndCallback = (outcome) => {
     if (ended) return;
@@ -65,7 +77,7 @@ export function onBodyEnd<S extends SentResponse = Response>(
     once({ kind: "complete", bytes: 0 });
     return response;
   }
-  return (signal ?? streamBodyEnd)(response, once);
+  return signal(response, once);
 }
 
 /**
@@ -123,7 +135,7 @@ export const streamBodyEnd: BodyEndSignal = (response, done) => {
 };
 
 /** Relayed bodies up to this size with a known length leave in a write or two: no "mid-body". */
-const SMALL_BODY_BYTES = 64 * 1024;
+export const SMALL_BODY_BYTES = 64 * 1024;
 
 /**
  * For relayed bodies (the proxy): `signal` (the runtime's own) for a small body of known length,
@@ -132,9 +144,7 @@ const SMALL_BODY_BYTES = 64 * 1024;
  * client that leaves mid-body, which neither Deno's `completed` (2.9.6) nor workerd's pipe
  * reports as such.
  */
-export function smallBodiesThrough<S extends SentResponse>(
-  signal: BodyEndSignal<S>,
-): BodyEndSignal<S | Response> {
+export function smallBodiesThrough(signal: BodyEndSignal): BodyEndSignal {
   return (response, done) => {
     const length = response.headers.get("content-length");
     return length !== null && Number(length) <= SMALL_BODY_BYTES

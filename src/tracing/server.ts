@@ -21,12 +21,7 @@ import {
   serverStatusFor,
   spanNameFor,
 } from "../http/attributes.ts";
-import {
-  type BodyEndSignal,
-  type BodyOutcome,
-  onBodyEnd,
-  type SentResponse,
-} from "../http/body_end.ts";
+import { type BodyEndSignal, type BodyOutcome, onBodyEnd } from "../http/body_end.ts";
 import { handBackHeaders } from "../http/handback.ts";
 import { type RequestIdPolicy, resolveRequestId } from "../http/request_id.ts";
 import { headersGetter, traceparentOf } from "../propagation/mod.ts";
@@ -78,17 +73,17 @@ export interface ServerSpanStart {
  * What ending with the body needs is given only with an ending that waits for the body; without
  * any of it, either ending is accepted (the JavaScript body wrap, export in the background).
  */
-export type ServerSpanEnd<S extends SentResponse = Response> =
+export type ServerSpanEnd =
   | ({ readonly ending: SpanEnding } & { readonly [K in keyof BodyEnd]?: never })
-  | ({ readonly ending: Extract<SpanEnding, { kind: "withBody" }> } & BodyEnd<S>);
+  | ({ readonly ending: Extract<SpanEnding, { kind: "withBody" }> } & BodyEnd);
 
 /** What ending with the body needs. */
-export interface BodyEnd<S extends SentResponse = Response> {
+export interface BodyEnd {
   /**
    * How the runtime tells that the response body has been sent (Deno's `info.completed`,
    * workerd's native pipe); without it a JavaScript stream wraps the body.
    */
-  readonly bodyEnd?: BodyEndSignal<S>;
+  readonly bodyEnd?: BodyEndSignal;
   /** How the response body ended; called just before the server span ends. */
   readonly beforeEnd?: (outcome: BodyOutcome, span: Span) => void;
   /**
@@ -191,10 +186,7 @@ export class ServerSpan {
    * Records the response, adds the request id and hand-back headers, and ends the span when the
    * body has finished streaming (or was cancelled, or failed).
    */
-  finish<S extends SentResponse = Response>(
-    response: Response,
-    end: ServerSpanEnd<S>,
-  ): Response | S {
+  finish(response: Response, end: ServerSpanEnd): Response {
     const { span } = this;
     const settings = this.#tracing.http;
     if (end.ending.kind === "withBody" && span.isRecording()) {
@@ -243,17 +235,8 @@ export class ServerSpan {
       }
     }, end.bodyEnd);
     // A body still under way when the response is handed on keeps its request alive until it ends.
-    const keepAlive = () => {
-      if (!ended && waitUntil) waitUntil(new Promise<void>((resolve) => (settle = resolve)));
-    };
-    if (!(sent instanceof Promise)) {
-      keepAlive();
-      return sent;
-    }
-    return sent.then((ready) => {
-      keepAlive();
-      return ready;
-    }) as S;
+    if (!ended && waitUntil) waitUntil(new Promise<void>((resolve) => (settle = resolve)));
+    return sent;
   }
 
   /**

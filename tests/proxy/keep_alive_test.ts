@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { createProxy } from "../../proxy/app.ts";
-import type { BodyOutcome } from "../../src/http/body_end.ts";
 import { caller } from "../support/proxy_checks.ts";
 import { holdingCollector } from "../support/holding_collector.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
@@ -69,11 +68,10 @@ Deno.test("a request whose body has ended when its response is handed on is kept
     const keptAlive: Promise<unknown>[] = [];
     const info = {
       waitUntil: (work: Promise<unknown>) => keptAlive.push(work),
-      // As workerd's signal for a small body that arrives whole: read before it is handed on.
-      bodyEnd: async (response: Response, done: (outcome: BodyOutcome) => void) => {
-        const bytes = await response.arrayBuffer();
-        done({ kind: "complete", bytes: bytes.byteLength });
-        return new Response(bytes, response);
+      // As workerd's read-ahead of a small body that arrives whole.
+      readAhead: async (response: Response) => {
+        const body = await response.arrayBuffer();
+        return { body, ended: { kind: "complete", bytes: body.byteLength } as const };
       },
     };
     for (const requestId of ["first", "second"]) {
