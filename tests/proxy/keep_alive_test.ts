@@ -3,35 +3,44 @@
  * in-process against a real upstream and a collector that holds each export until released.
  */
 import assert from "node:assert/strict";
-import { createProxy } from "../../proxy/app.ts";
+import { createProxy, type Proxy, type ProxyRequestInfo } from "../../proxy/app.ts";
 import { caller } from "../support/proxy_checks.ts";
 import { holdingCollector } from "../support/holding_collector.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { serve } from "../support/servers.ts";
 
+function proxyTo(upstream: string, tracesUrl: string): Proxy {
+  return createProxy({
+    TRACEGATE_UPSTREAM: upstream,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: tracesUrl,
+    // A window that both requests surely end within, however slow the machine.
+    OTEL_BSP_SCHEDULE_DELAY: "2000",
+  }, { log: () => {} });
+}
+
+/** Two sampled requests, "first" then "second", each read to its end. */
+async function sendTwoSampled(proxy: Proxy, info: ProxyRequestInfo): Promise<void> {
+  for (const requestId of ["first", "second"]) {
+    const response = await proxy.handle(
+      new Request(`http://proxy.test/${requestId}`, {
+        headers: { traceparent: caller("01").traceparent, "x-request-id": requestId },
+      }),
+      info,
+    );
+    assert.equal(await response.text(), "ok");
+  }
+}
+
 Deno.test("only the request that started an export is kept alive until it is done", async () => {
   await using receiver = await startOtlpReceiver();
   await using collector = holdingCollector(receiver);
   await using upstream = serve(() => new Response("ok"));
-  const proxy = createProxy({
-    TRACEGATE_UPSTREAM: upstream.url,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: collector.tracesUrl,
-    // A window that both requests surely end within, however slow the machine.
-    OTEL_BSP_SCHEDULE_DELAY: "2000",
-  }, { log: () => {} });
+  const proxy = proxyTo(upstream.url, collector.tracesUrl);
   try {
     const keptAlive: Promise<unknown>[] = [];
     const info = { waitUntil: (work: Promise<unknown>) => keptAlive.push(work) };
     // Both end within the export's gathering window: the first one's flush starts the export.
-    for (const requestId of ["first", "second"]) {
-      const response = await proxy.handle(
-        new Request(`http://proxy.test/${requestId}`, {
-          headers: { traceparent: caller("01").traceparent, "x-request-id": requestId },
-        }),
-        info,
-      );
-      assert.equal(await response.text(), "ok");
-    }
+    await sendTwoSampled(proxy, info);
     assert.equal(keptAlive.length, 2);
     let firstDone = false;
     keptAlive[0].then(() => (firstDone = true));
@@ -59,11 +68,7 @@ Deno.test("a request whose body has ended when its response is handed on is kept
   await using receiver = await startOtlpReceiver();
   await using collector = holdingCollector(receiver);
   await using upstream = serve(() => new Response("ok"));
-  const proxy = createProxy({
-    TRACEGATE_UPSTREAM: upstream.url,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: collector.tracesUrl,
-    OTEL_BSP_SCHEDULE_DELAY: "2000",
-  }, { log: () => {} });
+  const proxy = proxyTo(upstream.url, collector.tracesUrl);
   try {
     const keptAlive: Promise<unknown>[] = [];
     const info = {
@@ -74,15 +79,7 @@ Deno.test("a request whose body has ended when its response is handed on is kept
         return { body, ended: { kind: "complete", bytes: body.byteLength } as const };
       },
     };
-    for (const requestId of ["first", "second"]) {
-      const response = await proxy.handle(
-        new Request(`http://proxy.test/${requestId}`, {
-          headers: { traceparent: caller("01").traceparent, "x-request-id": requestId },
-        }),
-        info,
-      );
-      assert.equal(await response.text(), "ok");
-    }
+    await sendTwoSampled(proxy, info);
     // Only the first request's flush started the export: the second one had nothing left to do.
     assert.equal(keptAlive.length, 1);
     let exported = false;
