@@ -5,17 +5,32 @@
 import assert from "node:assert/strict";
 import { createProxy, type Proxy, type ProxyRequestInfo } from "../../proxy/app.ts";
 import { caller } from "../support/proxy_checks.ts";
-import { holdingCollector } from "../support/holding_collector.ts";
-import { startOtlpReceiver } from "../support/otlp_receiver.ts";
+import { type HoldingCollector, holdingCollector } from "../support/holding_collector.ts";
+import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { serve } from "../support/servers.ts";
 
-function proxyTo(upstream: string, tracesUrl: string): Proxy {
-  return createProxy({
-    TRACEGATE_UPSTREAM: upstream,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: tracesUrl,
+interface HoldingProxy {
+  readonly proxy: Proxy;
+  readonly collector: HoldingCollector;
+  readonly receiver: OtlpReceiver;
+}
+
+/** The proxy in-process, between a real upstream and a collector that holds each export. */
+async function withHoldingProxy(run: (stack: HoldingProxy) => Promise<void>): Promise<void> {
+  await using receiver = await startOtlpReceiver();
+  await using collector = holdingCollector(receiver);
+  await using upstream = serve(() => new Response("ok"));
+  const proxy = createProxy({
+    TRACEGATE_UPSTREAM: upstream.url,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: collector.tracesUrl,
     // A window that both requests surely end within, however slow the machine.
     OTEL_BSP_SCHEDULE_DELAY: "2000",
   }, { log: () => {} });
+  try {
+    await run({ proxy, collector, receiver });
+  } finally {
+    await proxy.shutdown();
+  }
 }
 
 /** Two sampled requests, "first" then "second", each read to its end. */
@@ -31,12 +46,8 @@ async function sendTwoSampled(proxy: Proxy, info: ProxyRequestInfo): Promise<voi
   }
 }
 
-Deno.test("only the request that started an export is kept alive until it is done", async () => {
-  await using receiver = await startOtlpReceiver();
-  await using collector = holdingCollector(receiver);
-  await using upstream = serve(() => new Response("ok"));
-  const proxy = proxyTo(upstream.url, collector.tracesUrl);
-  try {
+Deno.test("only the request that started an export is kept alive until it is done", () =>
+  withHoldingProxy(async ({ proxy, collector, receiver }) => {
     const keptAlive: Promise<unknown>[] = [];
     const info = { waitUntil: (work: Promise<unknown>) => keptAlive.push(work) };
     // Both end within the export's gathering window: the first one's flush starts the export.
@@ -59,17 +70,10 @@ Deno.test("only the request that started an export is kept alive until it is don
     // Every span is delivered all the same: two SERVER and two CLIENT spans in the one export.
     await receiver.waitForSpans((all) => all.length === 4);
     assert.equal(collector.held, 1);
-  } finally {
-    await proxy.shutdown();
-  }
-});
+  }));
 
-Deno.test("a request whose body has ended when its response is handed on is kept alive only if it started the export", async () => {
-  await using receiver = await startOtlpReceiver();
-  await using collector = holdingCollector(receiver);
-  await using upstream = serve(() => new Response("ok"));
-  const proxy = proxyTo(upstream.url, collector.tracesUrl);
-  try {
+Deno.test("a request whose body has ended when its response is handed on is kept alive only if it started the export", () =>
+  withHoldingProxy(async ({ proxy, collector, receiver }) => {
     const keptAlive: Promise<unknown>[] = [];
     const info = {
       waitUntil: (work: Promise<unknown>) => keptAlive.push(work),
@@ -89,7 +93,4 @@ Deno.test("a request whose body has ended when its response is handed on is kept
     collector.release();
     await keptAlive[0];
     await receiver.waitForSpans((all) => all.length === 4);
-  } finally {
-    await proxy.shutdown();
-  }
-});
+  }));
