@@ -30,10 +30,8 @@ export const workerdBodyEnd: BodyEndSignal = (response, done) => {
     return response;
   }
   const { IdentityTransformStream, FixedLengthStream } = native as NativePipes;
-  const length = response.headers.get("content-length");
-  const pipe = length !== null && /^\d{1,15}$/.test(length)
-    ? new FixedLengthStream(Number(length))
-    : new IdentityTransformStream();
+  const length = lengthOf(response.headers.get("content-length"));
+  const pipe = length !== undefined ? new FixedLengthStream(length) : new IdentityTransformStream();
   return new Response(piped(source, pipe, done), response);
 };
 
@@ -102,12 +100,15 @@ export function workerdReadAhead(response: Response): Promise<ReadAhead> | undef
 /** The body's length as declared, when its bytes are the ones that arrive (not decoded). */
 function declaredLength(response: Response): number | undefined {
   const { headers } = response;
-  const length = headers.get("content-length");
   const encoding = headers.get("content-encoding");
-  return length !== null && /^\d{1,15}$/.test(length) &&
-      (encoding === null || encoding.toLowerCase() === "identity")
-    ? Number(length)
+  return encoding === null || encoding.toLowerCase() === "identity"
+    ? lengthOf(headers.get("content-length"))
     : undefined;
+}
+
+/** A `Content-Length` value as a number, when it is one. */
+function lengthOf(value: string | null): number | undefined {
+  return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
 /**

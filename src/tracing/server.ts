@@ -117,15 +117,13 @@ export class ServerSpan {
   constructor(tracing: Tracing, start: ServerSpanStart) {
     this.#tracing = tracing;
     const { request } = start;
+    const headers = start.headers ?? request.headers;
     const settings = tracing.http;
     this.requestId = start.requestId ??
-      resolveRequestId(
-        (start.headers ?? request.headers).get(settings.requestIdHeader),
-        start.requestIds,
-      );
+      resolveRequestId(headers.get(settings.requestIdHeader), start.requestIds);
 
     this.#start = start;
-    const parent = parentFor(tracing, start);
+    const parent = parentFor(tracing, start, headers);
     const caller = trace.getSpanContext(parent);
     this.#caller = caller?.isRemote ? caller : undefined;
     const method = this.#method = request.method;
@@ -133,9 +131,7 @@ export class ServerSpan {
       spanNameFor(method),
       SpanKind.SERVER,
       parent,
-      start.inbound === "link"
-        ? inboundLinks(tracing, start.headers ?? request.headers, parent)
-        : undefined,
+      start.inbound === "link" ? inboundLinks(tracing, headers, parent) : undefined,
     );
     // A record-only span (kept only if a tail rule says so) gets its attributes once it may be
     // exported: most are discarded at the response, and attributes are the costly part.
@@ -314,16 +310,16 @@ function markClientDisconnected(span: Span, bytesSent: number | undefined): void
 }
 
 /** The server span's parent context: the caller's (`continue`), or a new trace's. */
-function parentFor(tracing: Tracing, start: ServerSpanStart): Context {
+function parentFor(
+  tracing: Tracing,
+  start: ServerSpanStart,
+  headers: Pick<Headers, "get" | "keys">,
+): Context {
   const active = linked(start.active);
   if ((start.inbound ?? "continue") !== "continue") {
     return propagation.deleteBaggage(trace.deleteSpan(active));
   }
-  const extracted = tracing.propagator.extract(
-    active,
-    start.headers ?? start.request.headers,
-    headersGetter,
-  );
+  const extracted = tracing.propagator.extract(active, headers, headersGetter);
   // A runtime's own server span (Deno with OTEL_DENO=true) already continued the caller's
   // trace: nest under it rather than beside it, keeping the extracted baggage.
   const runtimeSpan = trace.getSpan(active);
