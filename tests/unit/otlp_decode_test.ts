@@ -18,7 +18,7 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { JsonTraceSerializer, ProtobufTraceSerializer } from "@opentelemetry/otlp-transformer";
-import { decodeTraceExport } from "../../viewer/otlp/decode.ts";
+import { countTraceSpans, decodeTraceExport } from "../../viewer/otlp/decode.ts";
 import {
   OtlpDecodeError,
   OtlpPayloadTooLargeError,
@@ -212,6 +212,10 @@ for (const contentType of [JSON_TYPE, PROTOBUF_TYPE]) {
       const decoded = await decodeTraceExport(body, contentType, compressed ? "gzip" : undefined);
 
       assert.equal(decoded.length, recorded.length);
+      assert.equal(
+        await countTraceSpans(body, contentType, compressed ? "gzip" : undefined),
+        recorded.length,
+      );
       const decodedById = bySpanId(decoded);
       for (const span of recorded) {
         assert.deepStrictEqual(decodedById.get(span.spanContext().spanId), expectedDecoding(span));
@@ -528,7 +532,45 @@ for (const [what, body, message] of UNDECODABLE_PROTOBUF) {
   });
 }
 
-Deno.test("every truncation of a real protobuf export is rejected cleanly or decodes a prefix", async () => {
+/** What counting checks too: the structure down to the spans, and each span's two ids. */
+const BROKEN_FOR_COUNTING = new Set([
+  "not JSON",
+  "invalid UTF-8",
+  "an array",
+  "resourceSpans of the wrong type",
+  "a non-hex trace id",
+  "a short span id",
+  "a missing trace id",
+  "a length past the end",
+  "an endless varint",
+  "a wire type mismatch",
+  "a group",
+  "field number 0",
+  "a 3-byte trace id",
+  "no span id",
+]);
+
+Deno.test("counting rejects a broken structure or a span's bad ids as decoding does", async () => {
+  const cases = [
+    ...UNDECODABLE_JSON.map(([what, body, message]) => [what, body, message, JSON_TYPE] as const),
+    ...UNDECODABLE_PROTOBUF.map(([what, body, message]) =>
+      [what, body, message, PROTOBUF_TYPE] as const
+    ),
+  ].filter(([what]) => BROKEN_FOR_COUNTING.has(what));
+  assert.equal(cases.length, BROKEN_FOR_COUNTING.size);
+  for (const [what, body, message, contentType] of cases) {
+    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+    await assert.rejects(countTraceSpans(bytes, contentType), (error) => {
+      assert.ok(error instanceof OtlpDecodeError, `${what}: not an OtlpDecodeError: ${error}`);
+      assert.match(error.message, message, what);
+      return true;
+    });
+  }
+  assert.equal(await countTraceSpans(new Uint8Array(), PROTOBUF_TYPE), 0);
+  assert.equal(await countTraceSpans(new TextEncoder().encode("{}"), JSON_TYPE), 0);
+});
+
+Deno.test("every truncation of a real protobuf export is rejected cleanly or decodes (and counts) a prefix", async () => {
   const body = serialize(await recordSpans(), PROTOBUF_TYPE);
   const whole = await decodeTraceExport(body, PROTOBUF_TYPE);
   // Two services, so two top-level resource_spans: a cut between them leaves a valid export.
@@ -540,8 +582,18 @@ Deno.test("every truncation of a real protobuf export is rejected cleanly or dec
       decoded = await decodeTraceExport(body.subarray(0, length), PROTOBUF_TYPE);
     } catch (error) {
       assert.ok(error instanceof OtlpDecodeError, `length ${length}: ${error}`);
+      // A cut inside a span breaks a length around it, and counting reads every length too.
+      await assert.rejects(
+        countTraceSpans(body.subarray(0, length), PROTOBUF_TYPE),
+        OtlpDecodeError,
+      );
       continue;
     }
+    assert.equal(
+      await countTraceSpans(body.subarray(0, length), PROTOBUF_TYPE),
+      decoded.length,
+      `length ${length}: counted`,
+    );
     assert.ok(decoded.length < whole.length, `length ${length} decoded every span`);
     assert.deepStrictEqual(decoded, whole.slice(0, decoded.length), `length ${length}`);
     prefixLengths.push(length);

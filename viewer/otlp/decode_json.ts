@@ -25,6 +25,12 @@ import type { Attributes, AttrValue, DecodedSpan } from "./spans.ts";
 type JsonObject = { readonly [key: string]: unknown };
 
 export function decodeJsonExport(body: Uint8Array): DecodedSpan[] {
+  return jsonArray(jsonRequest(body).resourceSpans, "resourceSpans").flatMap((entry, i) =>
+    jsonResourceSpans(entry, `resourceSpans[${i}]`)
+  );
+}
+
+function jsonRequest(body: Uint8Array): JsonObject {
   let parsed: unknown;
   try {
     parsed = JSON.parse(utf8.decode(body));
@@ -34,10 +40,31 @@ export function decodeJsonExport(body: Uint8Array): DecodedSpan[] {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     fail("ExportTraceServiceRequest", `expected a JSON object, got ${jsonKind(parsed)}`);
   }
-  const request = parsed as JsonObject;
-  return jsonArray(request.resourceSpans, "resourceSpans").flatMap((entry, i) =>
-    jsonResourceSpans(entry, `resourceSpans[${i}]`)
-  );
+  return parsed as JsonObject;
+}
+
+/**
+ * How many spans a body holds, each checked to carry a trace id and a span id, without building
+ * them (see `countTraceSpans`).
+ */
+export function countJsonSpans(body: Uint8Array): number {
+  let count = 0;
+  jsonArray(jsonRequest(body).resourceSpans, "resourceSpans").forEach((entry, i) => {
+    const path = `resourceSpans[${i}]`;
+    const resourceSpans = jsonObject(entry, path);
+    jsonArray(resourceSpans.scopeSpans, `${path}.scopeSpans`).forEach((scopeEntry, j) => {
+      const scopePath = `${path}.scopeSpans[${j}]`;
+      const spans = jsonArray(jsonObject(scopeEntry, scopePath).spans, `${scopePath}.spans`);
+      spans.forEach((value, k) => {
+        const spanPath = `${scopePath}.spans[${k}]`;
+        const span = jsonObject(value, spanPath);
+        jsonId(span.traceId, TRACE_ID_BYTES, false, `${spanPath}.traceId`);
+        jsonId(span.spanId, SPAN_ID_BYTES, false, `${spanPath}.spanId`);
+      });
+      count += spans.length;
+    });
+  });
+  return count;
 }
 
 function jsonResourceSpans(value: unknown, path: string): DecodedSpan[] {

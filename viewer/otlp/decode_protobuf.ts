@@ -8,6 +8,7 @@
  */
 import {
   checkedId,
+  checkIdSize,
   enumName,
   fail,
   flattenSpans,
@@ -196,6 +197,59 @@ export function decodeProtobufExport(body: Uint8Array): DecodedSpan[] {
     } else request.skip(tag);
   }
   return spans;
+}
+
+/**
+ * How many spans a body holds, each checked to carry a trace id and a span id, without building
+ * them (see `countTraceSpans`).
+ */
+export function countProtobufSpans(body: Uint8Array): number {
+  const request = ProtoReader.of(body, "ExportTraceServiceRequest");
+  let count = 0;
+  eachMessage(
+    request,
+    1,
+    "resource_spans",
+    (resourceSpans) =>
+      eachMessage(
+        resourceSpans,
+        2,
+        "scope_spans",
+        (scopeSpans) =>
+          eachMessage(scopeSpans, 2, "spans", (span) => {
+            checkIds(span);
+            count++;
+          }),
+      ),
+  );
+  return count;
+}
+
+/** Calls `read` with every message in field `field` of `r`, skipping the other fields. */
+function eachMessage(
+  r: ProtoReader,
+  field: number,
+  name: string,
+  read: (message: ProtoReader) => void,
+): void {
+  let index = 0;
+  for (let tag = r.nextTag(); tag; tag = r.nextTag()) {
+    if (tag.field === field) read(r.message(tag, `${r.path}.${name}[${index++}]`));
+    else r.skip(tag);
+  }
+}
+
+/** A span's trace id and span id, each present and of its size; the rest skipped. */
+function checkIds(span: ProtoReader): void {
+  let traceIdBytes = 0;
+  let spanIdBytes = 0;
+  for (let tag = span.nextTag(); tag; tag = span.nextTag()) {
+    if (tag.field === 1) traceIdBytes = span.bytes(tag).length;
+    else if (tag.field === 2) spanIdBytes = span.bytes(tag).length;
+    else span.skip(tag);
+  }
+  checkIdSize(traceIdBytes, TRACE_ID_BYTES, false, `${span.path}.trace_id`);
+  checkIdSize(spanIdBytes, SPAN_ID_BYTES, false, `${span.path}.span_id`);
 }
 
 function protoResourceSpans(r: ProtoReader): DecodedSpan[] {

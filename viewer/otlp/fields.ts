@@ -64,11 +64,14 @@ export function hexOfBytes(bytes: Uint8Array): string {
 
 /** An id of exactly `size` bytes; "" allowed only where `optional` (an absent parent). */
 export function checkedId(hex: string, size: number, optional: boolean, path: string): string {
-  if (hex === "" && optional) return "";
-  if (hex.length !== size * 2) {
-    fail(path, hex === "" ? "missing" : `expected ${size} bytes, got ${hex.length / 2}`);
-  }
+  checkIdSize(hex.length / 2, size, optional, path);
   return hex;
+}
+
+/** An id's length in bytes is `size`; 0 allowed only where `optional`. */
+export function checkIdSize(bytes: number, size: number, optional: boolean, path: string): void {
+  if (bytes === 0 && optional) return;
+  if (bytes !== size) fail(path, bytes === 0 ? "missing" : `expected ${size} bytes, got ${bytes}`);
 }
 
 export function flattenSpans(
