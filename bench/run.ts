@@ -46,12 +46,14 @@ const plan: Plan & { microRounds: number; outageSeconds: number; profileSeconds:
     profileSeconds: 2,
   }
   : {
-    // About 12 minutes in all with the bare-workerd rows (17 load targets): 4 s runs and a 1 s
-    // warm-up each, two micro rounds, a 45 s + 45 s outage.
+    // About 15 minutes in all with the bare-workerd rows (19 load targets): 4 s runs and a 1 s
+    // warm-up each, two micro rounds, a 45 s + 45 s outage. Six rounds, not four: on this shared
+    // 2-core machine one round's ratio swung by up to ±30 %, and a median of four is the mean of
+    // the two middle rounds.
     connections: 32,
     seconds: 4,
     warmupSeconds: 1,
-    rounds: 4,
+    rounds: 6,
     drainMs: 10_000,
     microRounds: 2,
     outageSeconds: 45,
