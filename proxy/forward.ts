@@ -2,6 +2,7 @@
  * Forwarding one request to its upstream and its response back, with the Fetch API only so the
  * same code runs in workerd and Deno. Bodies are streamed in both directions, never buffered.
  */
+import { contentLength } from "../src/http/body_end.ts";
 import { isToken } from "../src/http/token.ts";
 import type { ProgressDeadline } from "./deadline.ts";
 import type { UpstreamTarget } from "./routes.ts";
@@ -172,8 +173,9 @@ function withLength(
   body: ReadableStream<Uint8Array>,
   declared: string | null,
 ): ReadableStream<Uint8Array> {
-  if (FixedLengthStream === undefined || declared === null || !/^\d+$/.test(declared)) return body;
-  return body.pipeThrough(new FixedLengthStream(Number(declared)));
+  const length = contentLength(declared);
+  if (FixedLengthStream === undefined || length === undefined) return body;
+  return body.pipeThrough(new FixedLengthStream(length));
 }
 
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);

@@ -9,6 +9,7 @@ import {
   type BodyEndCallback,
   type BodyEndSignal,
   type BodyOutcome,
+  contentLength,
   type ReadAhead,
   SMALL_BODY_BYTES,
 } from "../../src/http/body_end.ts";
@@ -30,7 +31,7 @@ export const workerdBodyEnd: BodyEndSignal = (response, done) => {
     return response;
   }
   const { IdentityTransformStream, FixedLengthStream } = native as NativePipes;
-  const length = lengthOf(response.headers.get("content-length"));
+  const length = contentLength(response.headers.get("content-length"));
   const pipe = length !== undefined ? new FixedLengthStream(length) : new IdentityTransformStream();
   return new Response(piped(source, pipe, done), response);
 };
@@ -102,13 +103,8 @@ function declaredLength(response: Response): number | undefined {
   const { headers } = response;
   const encoding = headers.get("content-encoding");
   return encoding === null || encoding.toLowerCase() === "identity"
-    ? lengthOf(headers.get("content-length"))
+    ? contentLength(headers.get("content-length"))
     : undefined;
-}
-
-/** A `Content-Length` value as a number, when it is one. */
-function lengthOf(value: string | null): number | undefined {
-  return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }
 
 /**

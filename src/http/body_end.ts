@@ -146,9 +146,17 @@ export const SMALL_BODY_BYTES = 64 * 1024;
  */
 export function smallBodiesThrough(signal: BodyEndSignal): BodyEndSignal {
   return (response, done) => {
-    const length = response.headers.get("content-length");
-    return length !== null && Number(length) <= SMALL_BODY_BYTES
+    const length = contentLength(response.headers.get("content-length"));
+    return length !== undefined && length <= SMALL_BODY_BYTES
       ? signal(response, done)
       : streamBodyEnd(response, done);
   };
+}
+
+/**
+ * A `Content-Length` value as a number, or undefined when it is not one (RFC 9110: one or more
+ * digits). Up to 15 digits, so it is exact as a number; a longer one is treated as unknown.
+ */
+export function contentLength(value: string | null): number | undefined {
+  return value !== null && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BodyOutcome, onBodyEnd } from "../../src/http/body_end.ts";
+import { type BodyOutcome, contentLength, onBodyEnd } from "../../src/http/body_end.ts";
 
 const CHUNK_SIZE = 64 * 1024;
 
@@ -263,4 +263,14 @@ Deno.test("a runtime's own signal gets the response without its body being read"
   assert.equal(sent, response);
   assert.deepEqual(outcomes, [{ kind: "complete" }]);
   assert.equal(bodyReads, 0);
+});
+
+Deno.test("a Content-Length is digits only, and at most 15 of them; anything else is unknown", () => {
+  assert.equal(contentLength("0"), 0);
+  assert.equal(contentLength("65536"), 65536);
+  assert.equal(contentLength("007"), 7);
+  assert.equal(contentLength("9".repeat(15)), 999_999_999_999_999);
+  for (const value of [null, "", " 5", "5 ", "+5", "-1", "1e3", "0x10", "5.0", "9".repeat(16)]) {
+    assert.equal(contentLength(value), undefined, JSON.stringify(value));
+  }
 });
