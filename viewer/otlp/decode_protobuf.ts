@@ -206,22 +206,14 @@ export function decodeProtobufExport(body: Uint8Array): DecodedSpan[] {
 export function countProtobufSpans(body: Uint8Array): number {
   const request = ProtoReader.of(body, "ExportTraceServiceRequest");
   let count = 0;
-  eachMessage(
-    request,
-    1,
-    "resource_spans",
-    (resourceSpans) =>
-      eachMessage(
-        resourceSpans,
-        2,
-        "scope_spans",
-        (scopeSpans) =>
-          eachMessage(scopeSpans, 2, "spans", (span) => {
-            checkIds(span);
-            count++;
-          }),
-      ),
-  );
+  eachMessage(request, 1, "resource_spans", (resourceSpans) => {
+    eachMessage(resourceSpans, 2, "scope_spans", (scopeSpans) => {
+      eachMessage(scopeSpans, 2, "spans", (span) => {
+        checkIds(span);
+        count++;
+      });
+    });
+  });
   return count;
 }
 
