@@ -46,7 +46,7 @@ const plan: Plan & { microRounds: number; outageSeconds: number; profileSeconds:
     profileSeconds: 2,
   }
   : {
-    // About 15 minutes in all with the bare-workerd rows (19 load targets): 4 s runs and a 1 s
+    // About 13 minutes in all with the bare-workerd rows (19 load targets): 4 s runs and a 1 s
     // warm-up each, two micro rounds, a 45 s + 45 s outage. Six rounds, not four: on this shared
     // 2-core machine one round's ratio swung by up to ±30 %, and a median of four is the mean of
     // the two middle rounds.
