@@ -1,6 +1,7 @@
 /**
  * workerd (Cloudflare Workers): the body flows from its source into an `IdentityTransformStream`
- * (a `FixedLengthStream` when its length is known, so `Content-Length` is kept) with `pipeTo`,
+ * (a `FixedLengthStream` when its declared length is that of the bytes that arrive, so
+ * `Content-Length` is kept; not for a fetched body workerd has decoded) with `pipeTo`,
  * which workerd runs natively between its own streams: no JavaScript per chunk. The span ends
  * when the pipe settles. When the client goes away, workerd may fail the request's own fetches
  * first ("Network connection lost."): the span then records the source's error, not a cancel.
@@ -31,7 +32,7 @@ export const workerdBodyEnd: BodyEndSignal = (response, done) => {
     return response;
   }
   const { IdentityTransformStream, FixedLengthStream } = native as NativePipes;
-  const length = contentLength(response.headers.get("content-length"));
+  const length = declaredLength(response);
   const pipe = length !== undefined ? new FixedLengthStream(length) : new IdentityTransformStream();
   return new Response(piped(source, pipe, done), response);
 };
