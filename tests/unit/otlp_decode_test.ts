@@ -560,9 +560,15 @@ Deno.test("counting rejects a broken structure or a span's bad ids as decoding d
   assert.equal(cases.length, BROKEN_FOR_COUNTING.size);
   for (const [what, body, message, contentType] of cases) {
     const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+    const decodeError = await decodeTraceExport(bytes, contentType).then(
+      () => assert.fail(`${what}: decoded`),
+      (error: Error) => error,
+    );
     await assert.rejects(countTraceSpans(bytes, contentType), (error) => {
       assert.ok(error instanceof OtlpDecodeError, `${what}: not an OtlpDecodeError: ${error}`);
       assert.match(error.message, message, what);
+      // The same path and problem: a message names the place in the body the same way.
+      assert.equal(error.message, decodeError.message, what);
       return true;
     });
   }

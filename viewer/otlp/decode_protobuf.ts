@@ -188,15 +188,19 @@ class ProtoReader {
 }
 
 export function decodeProtobufExport(body: Uint8Array): DecodedSpan[] {
-  const request = ProtoReader.of(body, "ExportTraceServiceRequest");
   const spans: DecodedSpan[] = [];
+  eachResourceSpans(body, (resourceSpans) => spans.push(...protoResourceSpans(resourceSpans)));
+  return spans;
+}
+
+/** Calls `read` with every `resource_spans` message of an export, each named by its index. */
+function eachResourceSpans(body: Uint8Array, read: (resourceSpans: ProtoReader) => void): void {
+  const request = ProtoReader.of(body, "ExportTraceServiceRequest");
   let index = 0;
   for (let tag = request.nextTag(); tag; tag = request.nextTag()) {
-    if (tag.field === 1) {
-      spans.push(...protoResourceSpans(request.message(tag, `resource_spans[${index++}]`)));
-    } else request.skip(tag);
+    if (tag.field === 1) read(request.message(tag, `resource_spans[${index++}]`));
+    else request.skip(tag);
   }
-  return spans;
 }
 
 /**
@@ -204,9 +208,8 @@ export function decodeProtobufExport(body: Uint8Array): DecodedSpan[] {
  * them (see `countTraceSpans`).
  */
 export function countProtobufSpans(body: Uint8Array): number {
-  const request = ProtoReader.of(body, "ExportTraceServiceRequest");
   let count = 0;
-  eachMessage(request, 1, "resource_spans", (resourceSpans) => {
+  eachResourceSpans(body, (resourceSpans) => {
     eachMessage(resourceSpans, 2, "scope_spans", (scopeSpans) => {
       eachMessage(scopeSpans, 2, "spans", (span) => {
         checkIds(span);
