@@ -93,11 +93,13 @@ if (ONLY.has("middleware")) {
     "",
     "Hono hello-world on `Deno.serve` (`bench/servers/hello.ts`), one process per server; " +
       "tracegate and `@hono/otel` export over OTLP/HTTP to the sink. Ratios are to (a) in " +
-      "the same round. Rows f and g trace nothing: (f) is the ceiling of any Hono middleware " +
+      "the same round. Rows f to j trace nothing: (f) is the ceiling of any Hono middleware " +
       "(one no-op middleware takes Hono off its single-handler path); (g) does only what " +
       "tracegate must do for an unsampled request (the propagation headers read, the context " +
       "made active around the handler, X-Request-ID and Server-Timing written), the ceiling of " +
-      "the unsampled row.",
+      "the unsampled row; (h), (i) and (j) each do one part of (g) alone, the least of it: " +
+      "`traceparent` read, the context made active, Server-Timing written. Each is a ceiling " +
+      "of any middleware that continues the trace (h, i) or hands it back (j).",
     "",
     loadTable(middleware.targets, middleware.runs, (t) => t.id === "a" ? undefined : "a"),
   );

@@ -22,11 +22,19 @@ export async function runMiddlewareLoad(ctx: SectionContext): Promise<LoadSectio
   await using sink = await startSinkProcess();
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint, OTEL_SERVICE_NAME: "bench-hello" };
   await using servers = await startAll(
-    ["bare", "tracegate", "hono-otel", "noop", "floor"].map((mode) =>
-      startServer("bench/servers/hello.ts", [mode], { env })
-    ),
+    [
+      "bare",
+      "tracegate",
+      "hono-otel",
+      "noop",
+      "floor",
+      "floor:read",
+      "floor:context",
+      "floor:handback",
+    ]
+      .map((mode) => startServer("bench/servers/hello.ts", [mode], { env })),
   );
-  const [bare, traced, peer, noop, floor] = servers;
+  const [bare, traced, peer, noop, floor, floorRead, floorContext, floorHandBack] = servers;
   const target = (
     id: string,
     label: string,
@@ -56,6 +64,9 @@ export async function runMiddlewareLoad(ctx: SectionContext): Promise<LoadSectio
       UNSAMPLED,
       0,
     ),
+    target("h", "floor, one part: traceparent read", floorRead, UNSAMPLED, 0),
+    target("i", "floor, one part: context.with (AsyncLocalStorage)", floorContext, UNSAMPLED, 0),
+    target("j", "floor, one part: Server-Timing written", floorHandBack, UNSAMPLED, 0),
   ];
   const runs = await new Harness(ctx.generator, sink.counts, ctx.plan, ctx.log).compare(targets);
   const checks: TargetCheck[] = [
