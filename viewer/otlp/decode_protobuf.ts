@@ -196,11 +196,8 @@ export function decodeProtobufExport(body: Uint8Array): DecodedSpan[] {
 /** Calls `read` with every `resource_spans` message of an export, each named by its index. */
 function eachResourceSpans(body: Uint8Array, read: (resourceSpans: ProtoReader) => void): void {
   const request = ProtoReader.of(body, "ExportTraceServiceRequest");
-  let index = 0;
-  for (let tag = request.nextTag(); tag; tag = request.nextTag()) {
-    if (tag.field === 1) read(request.message(tag, `resource_spans[${index++}]`));
-    else request.skip(tag);
-  }
+  // Named from the root, as the decoder's other paths are: `resource_spans[0].scope_spans[1]…`.
+  eachMessage(request, 1, "resource_spans", read, "");
 }
 
 /**
@@ -220,16 +217,20 @@ export function countProtobufSpans(body: Uint8Array): number {
   return count;
 }
 
-/** Calls `read` with every message in field `field` of `r`, skipping the other fields. */
+/**
+ * Calls `read` with every message in field `field` of `r`, each named `<prefix><name>[<index>]`,
+ * skipping the other fields.
+ */
 function eachMessage(
   r: ProtoReader,
   field: number,
   name: string,
   read: (message: ProtoReader) => void,
+  prefix = `${r.path}.`,
 ): void {
   let index = 0;
   for (let tag = r.nextTag(); tag; tag = r.nextTag()) {
-    if (tag.field === field) read(r.message(tag, `${r.path}.${name}[${index++}]`));
+    if (tag.field === field) read(r.message(tag, `${prefix}${name}[${index++}]`));
     else r.skip(tag);
   }
 }
