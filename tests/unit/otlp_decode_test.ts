@@ -492,7 +492,7 @@ const UNDECODABLE_PROTOBUF: ReadonlyArray<[string, Uint8Array, RegExp]> = [
   [
     "a 3-byte trace id",
     protoSpan([...lengthDelimited(1, [1, 2, 3]), ...lengthDelimited(2, new Array(8).fill(1))]),
-    /resource_spans\[0]\.scope_spans\[0]\.spans\[0]\.trace_id: expected 16 bytes, got 3/,
+    /^resource_spans\[0]\.scope_spans\[0]\.spans\[0]\.trace_id: expected 16 bytes, got 3/,
   ],
   [
     "no span id",
