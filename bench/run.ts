@@ -123,6 +123,8 @@ if (ONLY.has("proxy")) {
       k: "j",
       l: "j",
       m: "j",
+      n: "b",
+      o: "j",
     } as Record<string, string>)[id];
   sections.push(
     "## 3. Proxy under HTTP load",
@@ -137,8 +139,13 @@ if (ONLY.has("proxy")) {
       "pass-through Worker (`bench/fixtures/passthrough`), the tracegate Worker (`wrangler.toml`, " +
       "its defaults: parent-based always-off, tail errors on) and the pass-through Worker " +
       "instrumented with `@microlabs/otel-cf-workers` (`bench/fixtures/otel_cf_workers`). Server " +
-      "CPU is the process tree's (with Miniflare, its Deno host plus workerd). Ratios: b to a, " +
-      "c/d to b, e and j to a, f/g/h to e, k/l/m to j.",
+      "CPU is the process tree's (with Miniflare, its Deno host plus workerd). Rows n and o trace " +
+      "nothing: a proxy written by hand (`bench/fixtures/proxy_floor`) that does what the " +
+      "tracegate proxy does for an unsampled request (hop-by-hop headers left out, " +
+      "X-Forwarded-* added, `traceparent` with a new parent id and X-Request-ID sent upstream, the " +
+      "upstream deadline, X-Request-ID and Server-Timing handed back) the way measured cheapest on " +
+      "each runtime, with no span: the ceiling of the unsampled rows (d, l). Ratios: b to a, " +
+      "c/d/n to b, e and j to a, f/g/h to e, k/l/m/o to j.",
     "",
     loadTable(proxy.targets, proxy.runs, (t) => baseline(t.id)),
   );

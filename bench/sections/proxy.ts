@@ -2,7 +2,9 @@
  * The proxy under HTTP load: an upstream hello server reached directly, through a bare
  * pass-through proxy and through tracegate, on Deno and in workerd — through Miniflare and on the
  * bare `workerd` binary as production runs it — plus a pass-through Worker instrumented with
- * `@microlabs/otel-cf-workers`.
+ * `@microlabs/otel-cf-workers`, and on Deno and bare workerd the floor: a proxy written by hand
+ * that does what tracegate's does for an unsampled request, with no span
+ * (`bench/fixtures/proxy_floor`).
  */
 import { Harness, jsonCounter, type Target } from "../lib/harness.ts";
 import { type ServerProcess, startAll, startServer } from "../lib/process.ts";
@@ -55,9 +57,21 @@ export async function runProxyLoad(ctx: SectionContext): Promise<LoadSectionResu
     startDenoProxy(upstream.url, sink.endpoint),
     ...workers(false),
     ...workers(true),
+    startServer("bench/servers/proxy_floor.ts", [], { env: { BENCH_UPSTREAM: upstream.url } }),
+    worker("bench/fixtures/proxy_floor/wrangler.toml", { UPSTREAM: upstream.url }, true),
   ]);
-  const [passDeno, traceDeno, passWorker, traceWorker, peerWorker, passBare, traceBare, peerBare] =
-    servers;
+  const [
+    passDeno,
+    traceDeno,
+    passWorker,
+    traceWorker,
+    peerWorker,
+    passBare,
+    traceBare,
+    peerBare,
+    floorDeno,
+    floorBare,
+  ] = servers;
   const served = jsonCounter(`${upstream.url}${COUNT_PATH}`, "served");
   const target = (
     id: string,
@@ -79,6 +93,8 @@ export async function runProxyLoad(ctx: SectionContext): Promise<LoadSectionResu
     target("k", "bare workerd: tracegate Worker, sampled", traceBare, SAMPLED, 2),
     target("l", "bare workerd: tracegate Worker, unsampled", traceBare, UNSAMPLED, 0),
     target("m", "bare workerd: pass-through + otel-cf-workers, sampled", peerBare, SAMPLED, 2),
+    target("n", "Deno: floor, the proxy's work by hand, no span", floorDeno, UNSAMPLED, 0),
+    target("o", "bare workerd: floor, the proxy's work by hand, no span", floorBare, UNSAMPLED, 0),
   ];
   const runs = await new Harness(ctx.generator, sink.counts, ctx.plan, ctx.log).compare(targets);
   const ratio = (name: string, of: string, over: string, threshold: number): TargetCheck => ({

@@ -13,6 +13,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { EnvReader } from "../config/env.ts";
 import type { BodyOutcome } from "../http/body_end.ts";
+import { isValidSpanContext } from "../propagation/valid_span_context.ts";
 import { ATTR_SAMPLING_REASON, type TailReason } from "./reason.ts";
 
 export interface TailRules {
@@ -112,7 +113,7 @@ export function followLocalParent(ctx: Context): SamplingResult | undefined {
   const parent = trace.getSpan(ctx);
   const parentContext = parent?.spanContext();
   if (!parent || !parentContext || parentContext.isRemote) return undefined;
-  if (!trace.isSpanContextValid(parentContext)) return undefined;
+  if (!isValidSpanContext(parentContext)) return undefined;
   if (parentContext.traceFlags & TraceFlags.SAMPLED) {
     return { decision: SamplingDecision.RECORD_AND_SAMPLED };
   }
