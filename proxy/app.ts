@@ -14,7 +14,13 @@ import {
   type ReadAhead,
 } from "../src/http/body_end.ts";
 import { samplerFromSettings } from "../src/sampling.ts";
-import { endingFor, type SpanEnding, tailRulesOn } from "../src/sampling/tail.ts";
+import {
+  endingFor,
+  mayKeep,
+  type ResponseOutcome,
+  type SpanEnding,
+  tailRulesOn,
+} from "../src/sampling/tail.ts";
 import { ClientSpan } from "../src/tracing/client.ts";
 import { ServerSpan } from "../src/tracing/server.ts";
 import { createTracing, type Tracing } from "../src/tracing/setup.ts";
@@ -104,6 +110,9 @@ export function createProxyFrom(config: ProxyConfig, options: ProxyOptions = {})
       maxTracesPerSecond: settings?.maxTracesPerSecond,
       recordForTail: settings !== undefined && tailRulesOn(settings.tail),
     }),
+    // Nothing nests under the proxy's spans: a request not head-sampled has its spans recorded
+    // only once its outcome shows a tail rule may keep it (see `keptMaybe`).
+    deferRecordOnly: true,
   });
   const forwarder = settings && {
     tracing,
@@ -188,6 +197,7 @@ async function forward(
   try {
     outcome = await answer(proxy, server, request, fields, url, info);
   } catch (error) {
+    keptMaybe(settings.tail, { status: 500, threw: true }, server);
     server.recordError(error);
     proxy.log(`tracegate: request ${server.requestId}: forwarding failed: ${describe(error)}`);
     outcome = { response: errorResponse(500, server.requestId), upstreamFailed: false };
@@ -234,14 +244,13 @@ async function answer(
     }),
   );
   const result = await fetchUpstream(client.request, deadline, info.fetch ?? proxy.send);
+  const { tail } = proxy.settings;
   if (result.kind === "response") {
     const upstream = result.response;
+    const responded = { status: upstream.status, upstreamFailed: false, threw: false };
+    keptMaybe(tail, responded, server, client);
     client.responded(upstream);
-    const ending = endingFor(server, proxy.settings.tail, {
-      status: upstream.status,
-      upstreamFailed: false,
-      threw: false,
-    });
+    const ending = endingFor(server, tail, responded);
     // Only a body the spans end with is read ahead: a runtime sends any other one natively.
     const ahead = ending.kind === "withBody" ? info.readAhead?.(upstream) : undefined;
     if (ahead === undefined) {
@@ -266,13 +275,27 @@ async function answer(
         redacted,
       ),
     );
+  const status = result.kind === "timeout" ? 504 : 502;
+  keptMaybe(tail, { status, upstreamFailed: true, threw: false }, server, client);
   client.failed(failure, result.kind === "timeout" ? "timeout" : "upstream_unreachable");
   proxy.log(`tracegate: request ${requestId}: upstream ${failure.message}`);
-  return {
-    response: errorResponse(result.kind === "timeout" ? 504 : 502, requestId),
-    upstreamFailed: true,
-    client,
-  };
+  return { response: errorResponse(status, requestId), upstreamFailed: true, client };
+}
+
+/**
+ * Records the spans of a request deferred for the tail rules (not head-sampled) once its outcome
+ * shows a rule may keep it, before that outcome is recorded: from there on they are record-only
+ * spans, judged at the end as before. A request no rule can keep never records a span.
+ */
+function keptMaybe(
+  tail: ProxySettings["tail"],
+  outcome: ResponseOutcome,
+  server: ServerSpan,
+  client?: ClientSpan<UpstreamRequest>,
+): void {
+  if (!mayKeep(tail, outcome)) return;
+  server.recordDeferred();
+  client?.recordDeferred();
 }
 
 /**

@@ -14,6 +14,7 @@ import {
 import type { EnvReader } from "../config/env.ts";
 import type { BodyOutcome } from "../http/body_end.ts";
 import { isValidSpanContext } from "../propagation/valid_span_context.ts";
+import { DeferredSpan } from "../tracing/deferred_span.ts";
 import { ATTR_SAMPLING_REASON, type TailReason } from "./reason.ts";
 
 export interface TailRules {
@@ -61,7 +62,7 @@ export function tailReason(
 }
 
 /** Whether a rule may still keep the request once its body ends: only the end tells slowness. */
-function mayKeep(rules: TailRules, outcome: ResponseOutcome): boolean {
+export function mayKeep(rules: TailRules, outcome: ResponseOutcome): boolean {
   return rules.slowerThanMs !== undefined ||
     tailReason(rules, { ...outcome, durationMs: 0 }) !== undefined;
 }
@@ -117,7 +118,9 @@ export function followLocalParent(ctx: Context): SamplingResult | undefined {
   if (parentContext.traceFlags & TraceFlags.SAMPLED) {
     return { decision: SamplingDecision.RECORD_AND_SAMPLED };
   }
-  return { decision: parent.isRecording() ? SamplingDecision.RECORD : SamplingDecision.NOT_RECORD };
+  // A span deferred until a tail rule may keep its request is record-only, as its children are.
+  const recordOnly = parent.isRecording() || parent instanceof DeferredSpan;
+  return { decision: recordOnly ? SamplingDecision.RECORD : SamplingDecision.NOT_RECORD };
 }
 
 /** Records what `sampler` does not sample, so a tail rule may keep it at its end. */

@@ -23,6 +23,7 @@ import { ATTR_REQUEST_ID, requestIdFrom } from "./request_id.ts";
 import { ATTR_BODY_UNREAD, unreadBodiesIn } from "./unread_bodies.ts";
 import { errorTypeOf, markError, recordFailure } from "./span_errors.ts";
 import { isSampled } from "./sampled.ts";
+import { DeferredSpan } from "./deferred_span.ts";
 import { recordAttributes } from "./recording_span.ts";
 import type { Tracing } from "./setup.ts";
 
@@ -43,13 +44,15 @@ export interface UnbuiltRequest {
 }
 
 export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
-  readonly span: Span;
+  #span: Span;
   /** The outgoing request, with the context injected. */
   readonly request: R;
   readonly #tracing: Tracing;
   readonly #requestId: string | undefined;
   /** A record-only span's request, until its attributes are on the span (see `discard`). */
   #unrecorded: R | undefined;
+  /** A record-only span's response, likewise. */
+  #unrecordedResponse: Response | undefined;
 
   /**
    * Takes `request` over: a Request the caller built, or the parts of one (its header pairs get
@@ -59,7 +62,7 @@ export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
   constructor(tracing: Tracing, parent: Context, request: R) {
     this.#tracing = tracing;
     const span = tracing.startSpan(spanNameFor(request.method), SpanKind.CLIENT, parent);
-    this.span = span;
+    this.#span = span;
     const requestId = requestIdFrom(parent);
     this.#requestId = requestId;
     if (span.isRecording()) {
@@ -85,6 +88,22 @@ export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
     this.request = request;
   }
 
+  /** The CLIENT span; a `DeferredSpan` until `recordDeferred`, when the tracing defers. */
+  get span(): Span {
+    return this.#span;
+  }
+
+  /**
+   * Records a span deferred for the tail rules, from its start, as a record-only span (its
+   * attributes wait until it may be exported): call it before recording the call's outcome.
+   */
+  recordDeferred(): void {
+    if (!(this.#span instanceof DeferredSpan)) return;
+    this.#span = this.#span.record();
+    this.#unrecorded = this.request;
+  }
+
+  /** A record-only span's request and response attributes, once it may be exported. */
   #recordRequest(): void {
     const request = this.#unrecorded;
     if (request === undefined) return;
@@ -92,11 +111,23 @@ export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
     const attributes = clientRequestAttributes(request, this.#tracing.http.sensitiveQueryParams);
     if (this.#requestId !== undefined) attributes[ATTR_REQUEST_ID] = this.#requestId;
     recordAttributes(this.span, attributes);
+    const response = this.#unrecordedResponse;
+    if (response === undefined) return;
+    this.#unrecordedResponse = undefined;
+    this.#recordResponse(response);
   }
 
-  /** Records the response status; ERROR on 4xx and 5xx. */
+  /**
+   * Records the response status; ERROR on 4xx and 5xx. A record-only span records it with its
+   * request, once it may be exported (most are discarded at the response).
+   */
   responded(response: Response): void {
     if (!this.span.isRecording()) return;
+    if (this.#unrecorded !== undefined) this.#unrecordedResponse = response;
+    else this.#recordResponse(response);
+  }
+
+  #recordResponse(response: Response): void {
     recordAttributes(this.span, responseAttributes(response, this.#tracing.http.responseCaptures));
     const status = clientStatusFor(response.status);
     if (status.code === SpanStatusCode.ERROR) {

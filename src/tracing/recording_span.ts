@@ -74,6 +74,14 @@ export interface SpanPipeline {
   ended(span: RecordingSpan): void;
 }
 
+/** When a span started, on both clocks it reads (see `RecordingSpan`). */
+export interface SpanStartTime {
+  /** `Date.now()`. */
+  readonly epochMillis: number;
+  /** `performance.now()`, read just after. */
+  readonly performanceMillis: number;
+}
+
 export interface RecordingSpanStart {
   readonly name: string;
   readonly kind: SpanKind;
@@ -81,7 +89,8 @@ export interface RecordingSpanStart {
   /** The parent's span context, when it is valid. */
   readonly parentSpanContext?: SpanContext;
   readonly links: readonly Link[];
-  readonly pipeline: SpanPipeline;
+  /** When it started, if not now (a span recorded after its start: see `DeferredSpan`). */
+  readonly startedAt?: SpanStartTime;
 }
 
 export class RecordingSpan implements SdkSpan, ReadableSpan {
@@ -116,19 +125,20 @@ export class RecordingSpan implements SdkSpan, ReadableSpan {
   /** `performance.now()` at the start: later times are the start plus the elapsed time. */
   readonly #startedAt: number;
 
-  constructor(start: RecordingSpanStart) {
+  constructor(start: RecordingSpanStart, pipeline: SpanPipeline) {
     // As the SDK does: the wall clock's millisecond, then durations from the performance clock.
-    const [seconds, nanos] = millisToHrTime(Date.now());
-    this.#startedAt = performance.now();
+    const started = start.startedAt;
+    const [seconds, nanos] = millisToHrTime(started?.epochMillis ?? Date.now());
+    this.#startedAt = started?.performanceMillis ?? performance.now();
     this.#startSeconds = seconds - BASE_SECONDS;
     this.#startNanos = nanos;
     this.name = start.name;
     this.kind = start.kind;
     this.#spanContext = start.spanContext;
     this.parentSpanContext = start.parentSpanContext;
-    this.#pipeline = start.pipeline;
-    this.resource = start.pipeline.resource;
-    this.instrumentationScope = start.pipeline.scope;
+    this.#pipeline = pipeline;
+    this.resource = pipeline.resource;
+    this.instrumentationScope = pipeline.scope;
     for (const link of start.links) this.addLink(link);
   }
 

@@ -36,6 +36,7 @@ import { markError, recordFailure } from "./span_errors.ts";
 import type { Tracing } from "./setup.ts";
 import { webSocketOf } from "../http/websocket.ts";
 import { recordAttributes } from "./recording_span.ts";
+import { DeferredSpan } from "./deferred_span.ts";
 
 /**
  * What the inbound trace context is to the server span: its parent (`continue`), a link from a
@@ -97,7 +98,7 @@ export interface BodyEnd {
 }
 
 export class ServerSpan {
-  readonly span: Span;
+  #span: Span;
   /** The span, the baggage and the request id: the context handlers run in. */
   readonly context: Context;
   readonly requestId: string;
@@ -127,7 +128,7 @@ export class ServerSpan {
     const caller = trace.getSpanContext(parent);
     this.#caller = caller?.isRemote ? caller : undefined;
     const method = this.#method = request.method;
-    this.span = tracing.startSpan(
+    this.#span = tracing.startSpan(
       spanNameFor(method),
       SpanKind.SERVER,
       parent,
@@ -144,6 +145,19 @@ export class ServerSpan {
     } else {
       this.context = own;
     }
+  }
+
+  /** The SERVER span; a `DeferredSpan` until `recordDeferred`, when the tracing defers. */
+  get span(): Span {
+    return this.#span;
+  }
+
+  /**
+   * Records a span deferred for the tail rules, from its start: call it once the request's
+   * outcome shows a rule may keep it, before recording that outcome.
+   */
+  recordDeferred(): void {
+    if (this.#span instanceof DeferredSpan) this.#span = this.#span.record();
   }
 
   #recordRequest(): void {

@@ -37,6 +37,11 @@ export type ProviderOptions =
     readonly sampler?: Sampler;
     /** Replaces the OTLP/HTTP exporter built from `OTEL_EXPORTER_OTLP_*`. */
     readonly exporter?: SpanExporter;
+    /**
+     * Records tracegate's record-only spans only once their request may be kept (see
+     * `DeferredSpan`): for callers under whose spans nothing else nests (the proxy).
+     */
+    readonly deferRecordOnly?: boolean;
     readonly tracerProvider?: never;
   }
   | {
@@ -44,6 +49,7 @@ export type ProviderOptions =
     readonly tracerProvider: TracerProvider;
     readonly sampler?: never;
     readonly exporter?: never;
+    readonly deferRecordOnly?: never;
   };
 
 export type TracingOptions = ProviderOptions & {
@@ -150,6 +156,7 @@ export function createTracing(settings: TracingSettings, options: TracingOptions
     resource,
     scope: { name: TRACER_NAME, version: TRACER_VERSION },
     ids,
+    deferRecordOnly: options.deferRecordOnly,
   });
   return endingUnreadBodies({
     provider,

@@ -24,6 +24,7 @@ import {
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { isValidSpanContext, knownValid } from "../propagation/valid_span_context.ts";
+import { DeferredSpan, type SpanRecorder, type SpanRecordStart } from "./deferred_span.ts";
 import { RecordingSpan, type SpanPipeline } from "./recording_span.ts";
 
 /** Starts a span of `kind` under the span in `parent` (or a new trace), with optional links. */
@@ -41,16 +42,23 @@ export interface SpanStarterOptions {
   readonly scope: InstrumentationScope;
   /** The provider's, so that its SDK spans and these draw ids alike. */
   readonly ids: IdGenerator;
+  /**
+   * Starts a span the sampler records only (for the tail rules) as a `DeferredSpan`, recorded
+   * once its request may be kept. Only for spans nothing else nests under: a span of the user's
+   * started under a deferred one is not recorded (the proxy's spans; not the middleware's).
+   */
+  readonly deferRecordOnly?: boolean;
 }
 
 const NO_LINKS: readonly Link[] = Object.freeze([]);
 
-export class SpanStarter implements SpanPipeline {
+export class SpanStarter implements SpanPipeline, SpanRecorder {
   readonly resource: Resource;
   readonly scope: InstrumentationScope;
   readonly #sampler: Sampler;
   readonly #processors: readonly SpanProcessor[];
   readonly #ids: IdGenerator;
+  readonly #deferRecordOnly: boolean;
 
   constructor(options: SpanStarterOptions) {
     this.resource = options.resource;
@@ -58,6 +66,7 @@ export class SpanStarter implements SpanPipeline {
     this.#sampler = options.sampler;
     this.#processors = options.processors;
     this.#ids = options.ids;
+    this.#deferRecordOnly = options.deferRecordOnly ?? false;
   }
 
   readonly start: StartSpan = (name, kind, context, links = NO_LINKS) => {
@@ -77,18 +86,29 @@ export class SpanStarter implements SpanPipeline {
       traceState: result.traceState ?? validParent?.traceState,
     });
     if (result.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
-    const span = new RecordingSpan({
+    const start: SpanRecordStart = {
       name,
       kind,
       spanContext,
       parentSpanContext: validParent,
       links,
-      pipeline: this,
-    });
-    if (result.attributes) span.setAttributes(result.attributes);
-    for (const processor of this.#processors) processor.onStart(span, context);
-    return span;
+      parent: context,
+      attributes: result.attributes,
+    };
+    if (result.decision === SamplingDecision.RECORD && this.#deferRecordOnly) {
+      const startedAt = { epochMillis: Date.now(), performanceMillis: performance.now() };
+      return new DeferredSpan({ ...start, startedAt }, this);
+    }
+    return this.record(start);
   };
+
+  /** The recording span of a span started now, or of a deferred one from its start. */
+  record(start: SpanRecordStart): RecordingSpan {
+    const span = new RecordingSpan(start, this);
+    if (start.attributes) span.setAttributes(start.attributes);
+    for (const processor of this.#processors) processor.onStart(span, start.parent);
+    return span;
+  }
 
   ending(span: RecordingSpan): void {
     for (const processor of this.#processors) processor.onEnding?.(span);

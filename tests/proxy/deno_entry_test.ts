@@ -281,7 +281,9 @@ Deno.test("Deno entry: forwards, samples and traces through a real child process
     assert.equal(server.attributes["http.request.method"], "GET");
     const client = only(spans, PROXY_SERVICE, "CLIENT");
     assert.equal(client.parentSpanId, server.spanId);
+    // Its response too is recorded only once the rule keeps it.
     assert.equal(client.status.code, "ERROR");
+    assert.equal(client.attributes["http.response.status_code"], 500);
     assert.match(String(client.attributes["url.full"]), /\/status\/500$/);
     // The upstream saw an unsampled parent: only the proxy's side is kept.
     await waitForEarlierSpans();

@@ -19,7 +19,9 @@ import {
   isIgnoredPath,
   withRequestFacts,
 } from "../../proxy/sampling.ts";
+import { createProxy, type Proxy } from "../../proxy/app.ts";
 import { tailReason } from "../../src/sampling/tail.ts";
+import { DeferredSpan } from "../../src/tracing/deferred_span.ts";
 import { W3CTraceState } from "../../src/propagation/tracestate.ts";
 import { samplerFromSettings } from "../../src/sampling.ts";
 
@@ -151,4 +153,28 @@ Deno.test("edge sampling: only the ratio's own decision carries its threshold", 
   assert.equal(traceState(callerWithThreshold), "ot=rv:ffffffffffffff,a=b");
   const forced = withRequestFacts(callerWithThreshold, { forced: true, ignored: false });
   assert.equal(traceState(forced), "ot=rv:ffffffffffffff,a=b");
+});
+
+Deno.test("the proxy records a request not head-sampled only once a tail rule may keep it", async () => {
+  const env = { TRACEGATE_UPSTREAM: "http://127.0.0.1:9", OTEL_TRACES_EXPORTER: "none" };
+  const start = (proxy: Proxy) =>
+    proxy.tracing.startSpan("GET", SpanKind.SERVER, remoteParent(TraceFlags.NONE));
+  // The tail rule for errors is on by default: a span the ids can be recorded from later.
+  const withTail = createProxy(env, { log: () => {} });
+  const deferred = start(withTail);
+  assert.ok(deferred instanceof DeferredSpan);
+  assert.equal(deferred.isRecording(), false);
+  // Sampled requests are recorded from their start.
+  const sampled = withTail.tracing.startSpan(
+    "GET",
+    SpanKind.SERVER,
+    remoteParent(TraceFlags.SAMPLED),
+  );
+  assert.equal(sampled.isRecording(), true);
+  sampled.end();
+  // No tail rule: nothing to defer either.
+  const noTail = createProxy({ ...env, TRACEGATE_TAIL_ERRORS: "false" }, { log: () => {} });
+  assert.ok(!(start(noTail) instanceof DeferredSpan));
+  await withTail.shutdown();
+  await noTail.shutdown();
 });

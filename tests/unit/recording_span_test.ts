@@ -19,6 +19,7 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import {
   BasicTracerProvider,
   type ReadableSpan,
+  type Sampler,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { samplerFromSettings } from "../../src/sampling.ts";
@@ -26,6 +27,8 @@ import { PooledIdGenerator } from "../../src/tracing/ids.ts";
 import { SpanStarter } from "../../src/tracing/span_starter.ts";
 import { W3CTraceState } from "../../src/propagation/tracestate.ts";
 import { RecordingSpan } from "../../src/tracing/recording_span.ts";
+import { DeferredSpan } from "../../src/tracing/deferred_span.ts";
+import { TailRecordingSampler } from "../../src/sampling/tail.ts";
 import type { DecodedSpan } from "../../viewer/otlp/spans.ts";
 import { startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { testTracing } from "../support/tracing.ts";
@@ -203,6 +206,42 @@ Deno.test("the starter follows the SDK's tracer: sampler, suppression, parents, 
   ]);
 });
 
+Deno.test("a deferred record-only span is recorded from its start, the processors told then", () => {
+  // What the proxy's sampler does with a request not head-sampled: record it for the tail rules.
+  const sampler = new TailRecordingSampler(
+    samplerFromSettings({ name: "parentbased_always_off", ratio: 1 }),
+  );
+  using spans = recordedBy({ sampler, deferRecordOnly: true });
+  const before = Date.now();
+  const server = spans.start("GET", SpanKind.SERVER, ROOT_CONTEXT);
+  assert.ok(server instanceof DeferredSpan);
+  assert.equal(server.isRecording(), false);
+  // A span under it is deferred too, with its own ids in the same trace.
+  const client = spans.start("GET", SpanKind.CLIENT, trace.setSpan(ROOT_CONTEXT, server));
+  assert.ok(client instanceof DeferredSpan);
+  assert.equal(client.spanContext().traceId, server.spanContext().traceId);
+  server.setAttribute("dropped", true).end();
+  assert.deepEqual(spans.events, []);
+
+  // The clock moves on before the outcome is known (not a wait for anything).
+  while (Date.now() < before + 3);
+  const recorded = server.record();
+  assert.ok(recorded instanceof RecordingSpan);
+  assert.equal(recorded.isRecording(), true);
+  assert.equal(recorded.spanContext(), server.spanContext());
+  assert.equal(recorded.spanContext().traceFlags, TraceFlags.NONE);
+  const [seconds, nanos] = recorded.startTime;
+  const startMillis = seconds * 1000 + nanos / 1e6;
+  assert.ok(startMillis >= before - 1 && startMillis < before + 3, `${startMillis - before} ms`);
+  assert.equal(recorded.attributes["dropped"], undefined);
+  const recordedClient = client.record();
+  assert.equal(recordedClient.parentSpanContext?.spanId, server.spanContext().spanId);
+  assert.deepEqual(spans.events, ["start GET", "start GET"]);
+  recordedClient.end();
+  recorded.end();
+  assert.deepEqual(spans.ended.map((span) => span.kind), [SpanKind.CLIENT, SpanKind.SERVER]);
+});
+
 Deno.test("a recording span's end and duration read as the SDK span's, an end before the start clamped", () => {
   using spans = recordedBy();
   const pairs = [AT, new Date(0), undefined].map((end) => {
@@ -242,7 +281,12 @@ Deno.test("a recording span's end and duration read as the SDK span's, an end be
  * down what it is told and keeps the ended spans (users cannot plug processors into tracegate's
  * provider: this is the contract the baggage processor and the export queue rely on).
  */
-function recordedBy() {
+function recordedBy(
+  { sampler = samplerFromSettings({ name: "parentbased_always_on", ratio: 1 }), deferRecordOnly }: {
+    sampler?: Sampler;
+    deferRecordOnly?: boolean;
+  } = {},
+) {
   const events: string[] = [];
   const ended: ReadableSpan[] = [];
   const processor: SpanProcessor = {
@@ -255,7 +299,6 @@ function recordedBy() {
     forceFlush: () => Promise.resolve(),
     shutdown: () => Promise.resolve(),
   };
-  const sampler = samplerFromSettings({ name: "parentbased_always_on", ratio: 1 });
   const resource = resourceFromAttributes({ "service.name": "lean" });
   const provider = new BasicTracerProvider({ resource, sampler, spanProcessors: [processor] });
   const starter = new SpanStarter({
@@ -264,6 +307,7 @@ function recordedBy() {
     resource,
     scope: { name: "tracegate" },
     ids: new PooledIdGenerator(),
+    deferRecordOnly,
   });
   return {
     start: starter.start,
