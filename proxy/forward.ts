@@ -270,7 +270,7 @@ export function serverWideOptions(): Response {
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1). */
-const HOP_BY_HOP: ReadonlySet<string> = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "te",
