@@ -270,7 +270,7 @@ export function serverWideOptions(): Response {
 }
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1). */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "te",
@@ -356,7 +356,10 @@ function endToEnd(
 }
 
 /** Whether a field is not end-to-end (given the `Connection` value), or is in `drop`. */
-function droppedBy(connection: string | null, drop: readonly string[]): (name: string) => boolean {
+export function droppedBy(
+  connection: string | null,
+  drop: readonly string[],
+): (name: string) => boolean {
   const named = connection === null ? undefined : tokens(connection).filter(isToken);
   return (name) =>
     HOP_BY_HOP.has(name) || name.startsWith("proxy-") || named?.includes(name) === true ||
