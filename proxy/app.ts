@@ -40,7 +40,7 @@ import {
   upstreamRequest,
 } from "./forward.ts";
 import { carriesForceToken, EdgeSampler, isIgnoredPath, withRequestFacts } from "./sampling.ts";
-import { upstreamUrl } from "./routes.ts";
+import { type UpstreamTarget, upstreamUrl } from "./routes.ts";
 import {
   type DeadlineClock,
   DeadlineQueue,
@@ -243,6 +243,26 @@ async function answer(
       fields,
     }),
   );
+  try {
+    return await relay(proxy, server, client, deadline, target, info);
+  } catch (error) {
+    // Thrown once the call was under way: its span ends here, failed, and a kept trace has it.
+    keptMaybe(proxy.settings.tail, { status: 500, threw: true }, server, client);
+    client.failed(error);
+    client.end();
+    throw error;
+  }
+}
+
+/** Sends the upstream call and makes the answer of its outcome. */
+async function relay(
+  proxy: Forwarder,
+  server: ServerSpan,
+  client: ClientSpan<UpstreamRequest>,
+  deadline: ProgressDeadline,
+  target: UpstreamTarget,
+  info: ProxyRequestInfo,
+): Promise<Outcome> {
   const result = await fetchUpstream(client.request, deadline, info.fetch ?? proxy.send);
   const { tail } = proxy.settings;
   if (result.kind === "response") {
@@ -265,21 +285,32 @@ async function answer(
       ended,
     };
   }
+  const status = result.kind === "timeout" ? 504 : 502;
+  keptMaybe(tail, { status, upstreamFailed: true, threw: false }, server, client);
   // The details name the upstream: they go to the span and the log, never to the client.
-  const redacted = redactUrl(new URL(target.href), proxy.tracing.http.sensitiveQueryParams);
-  const failure = result.kind === "timeout"
-    ? new Error(`no response headers from ${target.origin} within ${deadline.timeoutMs} ms`)
-    : new Error(
+  let failure: Error;
+  if (result.kind === "timeout") {
+    failure = new Error(
+      `no response headers from ${target.origin} within ${deadline.timeoutMs} ms`,
+    );
+    client.failed(failure, "timeout");
+  } else if (result.kind === "unrelayable") {
+    const { status } = result.response;
+    failure = new Error(`${target.origin} answered with status ${status}, which cannot be relayed`);
+    client.responded(result.response);
+    client.failed(failure, String(status));
+  } else {
+    const redacted = redactUrl(new URL(target.href), proxy.tracing.http.sensitiveQueryParams);
+    failure = new Error(
       `${target.origin} is unreachable: ${describe(result.error)}`.replaceAll(
         target.href,
         redacted,
       ),
     );
-  const status = result.kind === "timeout" ? 504 : 502;
-  keptMaybe(tail, { status, upstreamFailed: true, threw: false }, server, client);
-  client.failed(failure, result.kind === "timeout" ? "timeout" : "upstream_unreachable");
-  proxy.log(`tracegate: request ${requestId}: upstream ${failure.message}`);
-  return { response: errorResponse(status, requestId), upstreamFailed: true, client };
+    client.failed(failure, "upstream_unreachable");
+  }
+  proxy.log(`tracegate: request ${server.requestId}: upstream ${failure.message}`);
+  return { response: errorResponse(status, server.requestId), upstreamFailed: true, client };
 }
 
 /**

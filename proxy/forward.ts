@@ -109,6 +109,8 @@ export function fetchMethod(method: string): string {
 
 export type UpstreamResult =
   | { readonly kind: "response"; readonly response: Response }
+  /** A response with a status HTTP cannot pass on (600–999, say); its body is cancelled. */
+  | { readonly kind: "unrelayable"; readonly response: Response }
   | { readonly kind: "unreachable"; readonly error: unknown }
   | { readonly kind: "timeout" };
 
@@ -117,7 +119,8 @@ export type UpstreamResult =
  * The deadline is how long the upstream may leave the exchange without progress: while the
  * request body is being sent, the most time between two chunks; once it is sent, the wait for
  * the response headers. Past it the request is aborted and the result is `timeout`; any other
- * failure before the headers is `unreachable`. An upload that keeps moving is never cut short,
+ * failure before the headers is `unreachable`. A response with a status no Response can be built
+ * with (`fetch` passes a 600 on) is `unrelayable`. An upload that keeps moving is never cut short,
  * however long it takes, and the response body may take as long as it takes.
  *
  * `send` defaults to the global `fetch`. It is called as a plain function with a URL and an init,
@@ -133,13 +136,21 @@ export async function fetchUpstream(
   const init = upstreamInit(request, deadline.signal);
   deadline.start();
   try {
-    return { kind: "response", response: await send(request.url, init) };
+    const response = await send(request.url, init);
+    if (isRelayableStatus(response.status)) return { kind: "response", response };
+    response.body?.cancel().catch(() => {});
+    return { kind: "unrelayable", response };
   } catch (error) {
     return deadline.expired ? { kind: "timeout" } : { kind: "unreachable", error };
   } finally {
     // Once the headers are in, the deadline is over: the body streams for as long as it needs.
     deadline.stop();
   }
+}
+
+/** 101 (an upgrade) and the final statuses a Response can be built with. */
+function isRelayableStatus(status: number): boolean {
+  return status === 101 || (status >= 200 && status <= 599);
 }
 
 /** The init an upstream request is built with: redirects are passed back, not followed. */

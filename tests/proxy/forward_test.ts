@@ -42,6 +42,7 @@ function startProxy(routes: RouteTable, timeoutMs = 10_000): TestServer {
       case "timeout":
         return errorResponse(504, "test");
       case "unreachable":
+      case "unrelayable":
         return errorResponse(502, "test");
     }
   });
@@ -407,6 +408,17 @@ Deno.test("a connection closed before the response headers is unreachable", asyn
   const result = await fetchWithin(`${upstream.url}/`, 10_000);
   assert.equal(result.kind, "unreachable");
   assert.match(await upstream.served, /^GET \/ HTTP\/1\.1/);
+});
+
+Deno.test("a status no Response can carry is unrelayable, its body cancelled", async () => {
+  using upstream = rawUpstream(async (conn) => {
+    await conn.write(encoder.encode("HTTP/1.1 600 Odd\r\ncontent-length: 4\r\n\r\nbody"));
+  });
+  const result = await fetchWithin(`${upstream.url}/odd`, 10_000);
+  assert.equal(result.kind, "unrelayable");
+  assert.equal(result.response.status, 600);
+  assert.equal(result.response.bodyUsed, true);
+  await upstream.served;
 });
 
 Deno.test("an upstream holding its headers times out and the request is aborted", async () => {

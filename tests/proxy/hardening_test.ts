@@ -10,7 +10,7 @@ import { digestStream, patternStream, throttled } from "../support/bytes.ts";
 import { startDenoProxy, startDenoProxyUntilExitOrListen } from "../support/deno_proxy.ts";
 import { type OtlpReceiver, startOtlpReceiver } from "../support/otlp_receiver.ts";
 import { caller, only, serviceOf, withRequestId } from "../support/proxy_checks.ts";
-import { rawHttp, readUntil } from "../support/raw_client.ts";
+import { oddStatusUpstream, rawHttp, readUntil } from "../support/raw_client.ts";
 import { closedPort, echoServer, serve } from "../support/servers.ts";
 import { startUpstreamApp } from "../support/upstream_app.ts";
 
@@ -58,38 +58,50 @@ Deno.test("Deno entry: 502 and 504 bodies are generic; the log and the span say 
     serviceName: "upstream",
   });
   const down = `http://127.0.0.1:${closedPort()}`;
+  // Deno's fetch passes on a status a Response cannot be built with.
+  using odd = oddStatusUpstream(600);
   await using proxy = await startDenoProxy({
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     OTEL_SERVICE_NAME: SERVICE,
-    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}`,
+    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}, /odd=${odd.url}`,
     TRACEGATE_UPSTREAM_TIMEOUT_MS: "300",
   });
   const cases = [
     { path: "/down/x?token=t0ps3cret", status: 502, text: "Bad Gateway", origin: down },
     { path: "/hang", status: 504, text: "Gateway Timeout", origin: upstream.url },
+    { path: "/odd", status: 502, text: "Bad Gateway", origin: odd.url, answered: 600 },
   ];
-  for (const { path, status, text, origin } of cases) {
-    await t.step(`${status} ${text}`, async () => {
-      const id = `generic-${status}`;
-      const response = await fetch(`${proxy.url}${path}`, {
-        headers: { "x-request-id": id, traceparent: caller("01").traceparent },
-      });
-      assert.equal(response.status, status);
-      assert.equal(await response.text(), `${status} ${text}\nrequest id: ${id}\n`);
+  for (const { path, status, text, origin, answered } of cases) {
+    await t.step(
+      `${status} ${text}${answered ? `, the upstream having answered ${answered}` : ""}`,
+      async () => {
+        const id = `generic-${status}-${answered ?? "none"}`;
+        const response = await fetch(`${proxy.url}${path}`, {
+          headers: { "x-request-id": id, traceparent: caller("01").traceparent },
+        });
+        assert.equal(response.status, status);
+        assert.equal(await response.text(), `${status} ${text}\nrequest id: ${id}\n`);
 
-      const spans = await requestSpans(receiver, id);
-      const client = only(spans, SERVICE, "CLIENT");
-      assert.ok(client.status.message?.includes(origin), client.status.message);
-      const recorded = JSON.stringify(
-        client,
-        (_, value) => typeof value === "bigint" ? `${value}` : value,
-      );
-      assert.ok(!recorded.includes("t0ps3cret"), recorded);
-      const logged = proxy.stderr.split("\n").filter((line) => line.includes(id));
-      assert.equal(logged.length, 1, proxy.stderr);
-      assert.ok(logged[0].includes(origin), logged[0]);
-      assert.ok(!logged[0].includes("t0ps3cret"), logged[0]);
-    });
+        const spans = await requestSpans(receiver, id);
+        const client = only(spans, SERVICE, "CLIENT");
+        assert.ok(client.status.message?.includes(origin), client.status.message);
+        assert.equal(client.status.code, "ERROR");
+        assert.equal(client.attributes["http.response.status_code"], answered);
+        assert.equal(
+          only(spans, SERVICE, "SERVER").attributes["http.response.status_code"],
+          status,
+        );
+        const recorded = JSON.stringify(
+          client,
+          (_, value) => typeof value === "bigint" ? `${value}` : value,
+        );
+        assert.ok(!recorded.includes("t0ps3cret"), recorded);
+        const logged = proxy.stderr.split("\n").filter((line) => line.includes(id));
+        assert.equal(logged.length, 1, proxy.stderr);
+        assert.ok(logged[0].includes(origin), logged[0]);
+        assert.ok(!logged[0].includes("t0ps3cret"), logged[0]);
+      },
+    );
   }
 });
 

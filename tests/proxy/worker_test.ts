@@ -24,7 +24,7 @@ import {
   webSocketClient,
   withRequestId,
 } from "../support/proxy_checks.ts";
-import { rawHttp, rawUpstream, readUntil } from "../support/raw_client.ts";
+import { oddStatusUpstream, rawHttp, rawUpstream, readUntil } from "../support/raw_client.ts";
 import { closedPort, serve } from "../support/servers.ts";
 import { startUpstreamApp, type UpstreamApp, type UpstreamEcho } from "../support/upstream_app.ts";
 import { buildWorker, type RunningWorker, startWorker } from "../support/worker.ts";
@@ -770,9 +770,10 @@ Deno.test("proxy worker: a host's own routes are chosen by the Host field", asyn
 
 Deno.test("proxy worker: upstream failures answer 502 and 504, traced", async (t) => {
   const down = `http://127.0.0.1:${closedPort()}`;
+  using odd = oddStatusUpstream(600);
   await using stack = await startProxyStack((upstream) => ({
     TRACEGATE_UPSTREAM: undefined,
-    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}`,
+    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}, /odd=${odd.url}`,
     TRACEGATE_UPSTREAM_TIMEOUT_MS: "300",
   }));
   const failures = [
@@ -790,13 +791,20 @@ Deno.test("proxy worker: upstream failures answer 502 and 504, traced", async (t
       message: "504 Gateway Timeout",
       errorType: "timeout",
     },
+    {
+      name: "a status no Response can carry: 502",
+      path: "/odd",
+      status: 502,
+      message: "502 Bad Gateway",
+      errorType: "600",
+    },
   ];
   for (const failure of failures) {
     for (const sampled of [true, false]) {
       await t.step(
         `${failure.name}, ${sampled ? "sampled" : "kept by the tail rule"}`,
         async () => {
-          const id = `${failure.status}-${sampled ? "sampled" : "tail"}`;
+          const id = `${failure.errorType}-${sampled ? "sampled" : "tail"}`;
           const headers: Record<string, string> = { "x-request-id": id };
           if (sampled) headers.traceparent = caller("01").traceparent;
           const response = await stack.fetch(failure.path, { headers });

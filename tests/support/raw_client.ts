@@ -110,6 +110,29 @@ export function rawUpstream(
   };
 }
 
+/**
+ * An upstream that answers every request with `status`, which Deno.serve would not send (a 600,
+ * say), and a four-byte body.
+ */
+export function oddStatusUpstream(status: number): Disposable & { readonly url: string } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const answer = new TextEncoder().encode(
+    `HTTP/1.1 ${status} Odd\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbody`,
+  );
+  (async () => {
+    for await (const conn of listener) {
+      readUntil(conn, (bytes) => indexOfCrlf(bytes, 0, true) >= 0)
+        .then(() => conn.write(answer))
+        .catch(() => {})
+        .finally(() => conn.close());
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    [Symbol.dispose]: () => listener.close(),
+  };
+}
+
 interface Head {
   readonly status: number;
   readonly headers: Headers;
