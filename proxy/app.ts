@@ -295,10 +295,12 @@ async function relay(
     );
     client.failed(failure, "timeout");
   } else if (result.kind === "unrelayable") {
-    const { status } = result.response;
-    failure = new Error(`${target.origin} answered with status ${status}, which cannot be relayed`);
+    const answered = result.response.status;
+    failure = new Error(
+      `${target.origin} answered with status ${answered}, which cannot be relayed`,
+    );
     client.responded(result.response);
-    client.failed(failure, String(status));
+    client.failed(failure, String(answered));
   } else {
     const redacted = redactUrl(new URL(target.href), proxy.tracing.http.sensitiveQueryParams);
     failure = new Error(
