@@ -109,7 +109,10 @@ export function fetchMethod(method: string): string {
 
 export type UpstreamResult =
   | { readonly kind: "response"; readonly response: Response }
-  /** A response with a status HTTP cannot pass on (600–999, say); its body is cancelled. */
+  /**
+   * A response with a status HTTP cannot pass on (600–999, say, or a 101 to a request that did not
+   * ask to upgrade); its body is cancelled.
+   */
   | { readonly kind: "unrelayable"; readonly response: Response }
   | { readonly kind: "unreachable"; readonly error: unknown }
   | { readonly kind: "timeout" };
@@ -120,8 +123,9 @@ export type UpstreamResult =
  * request body is being sent, the most time between two chunks; once it is sent, the wait for
  * the response headers. Past it the request is aborted and the result is `timeout`; any other
  * failure before the headers is `unreachable`. A response with a status no Response can be built
- * with (`fetch` passes a 600 on) is `unrelayable`. An upload that keeps moving is never cut short,
- * however long it takes, and the response body may take as long as it takes.
+ * with (`fetch` passes a 600 on), or a 101 the request did not ask for, is `unrelayable`. An upload
+ * that keeps moving is never cut short, however long it takes, and the response body may take as
+ * long as it takes.
  *
  * `send` defaults to the global `fetch`. It is called as a plain function with a URL and an init,
  * so pass a Workers service binding as `(url, init) => env.SERVICE.fetch(url, init)`.
@@ -137,7 +141,7 @@ export async function fetchUpstream(
   deadline.start();
   try {
     const response = await send(request.url, init);
-    if (isRelayableStatus(response.status)) return { kind: "response", response };
+    if (isRelayable(response.status, request)) return { kind: "response", response };
     response.body?.cancel().catch(() => {});
     return { kind: "unrelayable", response };
   } catch (error) {
@@ -148,9 +152,16 @@ export async function fetchUpstream(
   }
 }
 
-/** 101 (an upgrade) and the final statuses a Response can be built with. */
-function isRelayableStatus(status: number): boolean {
-  return status === 101 || (status >= 200 && status <= 599);
+/** The final statuses a Response can be built with, and 101 when the request asked to upgrade. */
+function isRelayable(status: number, request: UpstreamRequest): boolean {
+  if (status === 101) return isWebSocketUpgrade(fieldsOf(request.headers));
+  return status >= 200 && status <= 599;
+}
+
+/** Header pairs (lower-case names, one each, as `upstreamRequest` makes them) read as `Headers`. */
+function fieldsOf(headers: UpstreamRequest["headers"]): Pick<Headers, "get"> {
+  if (!Array.isArray(headers)) return headers;
+  return { get: (name) => headers.find((pair) => pair[0] === name)?.[1] ?? null };
 }
 
 /** The init an upstream request is built with: redirects are passed back, not followed. */

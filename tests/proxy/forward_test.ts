@@ -13,7 +13,7 @@ import { DeadlineQueue, ProgressDeadline, TimerPerDeadline } from "../../proxy/d
 import { type RouteTable, upstreamUrl } from "../../proxy/routes.ts";
 import { sha256Of } from "../support/bytes.ts";
 import { assertHopByHopDropped, HOP_BY_HOP_RESPONSE } from "../support/proxy_checks.ts";
-import { rawHttp, rawUpstream, readUntil } from "../support/raw_client.ts";
+import { oddStatusUpstream, rawHttp, rawUpstream, readUntil } from "../support/raw_client.ts";
 import { routeTable } from "../support/route_table.ts";
 import { closedPort, serve, type TestServer } from "../support/servers.ts";
 
@@ -419,6 +419,18 @@ Deno.test("a status no Response can carry is unrelayable, its body cancelled", a
   assert.equal(result.response.status, 600);
   assert.equal(result.response.bodyUsed, true);
   await upstream.served;
+});
+
+Deno.test("a 101 is relayed only when the request asked to upgrade", async () => {
+  using upstream = oddStatusUpstream(101);
+  const plain = await fetchWithin(`${upstream.url}/plain`, 10_000);
+  assert.equal(plain.kind, "unrelayable");
+  assert.equal(plain.response.status, 101);
+  const upgrade = await fetchWithin(`${upstream.url}/upgrade`, 10_000, {
+    headers: { connection: "Upgrade", upgrade: "websocket" },
+  });
+  assert.equal(upgrade.kind, "response");
+  assert.equal(upgrade.response.status, 101);
 });
 
 Deno.test("an upstream holding its headers times out and the request is aborted", async () => {

@@ -60,16 +60,19 @@ Deno.test("Deno entry: 502 and 504 bodies are generic; the log and the span say 
   const down = `http://127.0.0.1:${closedPort()}`;
   // Deno's fetch passes on a status a Response cannot be built with.
   using odd = oddStatusUpstream(600);
+  using unasked = oddStatusUpstream(101);
   await using proxy = await startDenoProxy({
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     OTEL_SERVICE_NAME: SERVICE,
-    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}, /odd=${odd.url}`,
+    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}, /odd=${odd.url}, /unasked=${unasked.url}`,
     TRACEGATE_UPSTREAM_TIMEOUT_MS: "300",
   });
   const cases = [
     { path: "/down/x?token=t0ps3cret", status: 502, text: "Bad Gateway", origin: down },
     { path: "/hang", status: 504, text: "Gateway Timeout", origin: upstream.url },
     { path: "/odd", status: 502, text: "Bad Gateway", origin: odd.url, answered: 600 },
+    // Switching protocols for a request that asked for no upgrade.
+    { path: "/unasked", status: 502, text: "Bad Gateway", origin: unasked.url, answered: 101 },
   ];
   for (const { path, status, text, origin, answered } of cases) {
     await t.step(

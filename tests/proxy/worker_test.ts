@@ -771,9 +771,10 @@ Deno.test("proxy worker: a host's own routes are chosen by the Host field", asyn
 Deno.test("proxy worker: upstream failures answer 502 and 504, traced", async (t) => {
   const down = `http://127.0.0.1:${closedPort()}`;
   using odd = oddStatusUpstream(600);
+  using unasked = oddStatusUpstream(101);
   await using stack = await startProxyStack((upstream) => ({
     TRACEGATE_UPSTREAM: undefined,
-    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}, /odd=${odd.url}`,
+    TRACEGATE_ROUTES: `/=${upstream.url}, /down=${down}, /odd=${odd.url}, /unasked=${unasked.url}`,
     TRACEGATE_UPSTREAM_TIMEOUT_MS: "300",
   }));
   const failures = [
@@ -797,6 +798,13 @@ Deno.test("proxy worker: upstream failures answer 502 and 504, traced", async (t
       status: 502,
       message: "502 Bad Gateway",
       errorType: "600",
+    },
+    {
+      name: "a 101 to a request that asked for no upgrade: 502",
+      path: "/unasked",
+      status: 502,
+      message: "502 Bad Gateway",
+      errorType: "101",
     },
   ];
   for (const failure of failures) {
