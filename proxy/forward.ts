@@ -31,6 +31,8 @@ export interface ForwardingOptions {
 export interface UpstreamRequest extends UnbuiltRequest {
   /** The inbound body, streamed through the deadline's watch; absent when there is none. */
   readonly body?: ReadableStream<Uint8Array>;
+  /** It asks to upgrade to a WebSocket: only then is a 101 relayed. */
+  readonly upgrade: boolean;
 }
 
 /**
@@ -68,7 +70,8 @@ export function upstreamRequest(
   if (forwardedFor !== null) added.push(["x-forwarded-for", forwardedFor]);
   if (!received.has("x-forwarded-proto")) added.push(["x-forwarded-proto", options.forwardedProto]);
   if (!received.has("x-forwarded-host")) added.push(["x-forwarded-host", options.forwardedHost]);
-  if (isWebSocketUpgrade(received)) added.push(["connection", "Upgrade"], ["upgrade", "websocket"]);
+  const upgrade = isWebSocketUpgrade(received);
+  if (upgrade) added.push(["connection", "Upgrade"], ["upgrade", "websocket"]);
   const dropped = ["host", "x-forwarded-for"];
   for (const name of options.stripHeaders ?? []) dropped.push(name.toLowerCase());
   const headers = endToEnd(received, dropped, added);
@@ -77,12 +80,13 @@ export function upstreamRequest(
   const names = received.names.concat(added.map(([name]) => name));
   const { body } = inbound;
   // Only a request with a body pays for the watched stream.
-  if (!body) return { method, url: target.href, headers, names };
+  if (!body) return { method, url: target.href, headers, names, upgrade };
   return {
     method,
     url: target.href,
     headers,
     names,
+    upgrade,
     body: withLength(options.deadline.watch(body), received.get("content-length")),
   };
 }
@@ -154,14 +158,8 @@ export async function fetchUpstream(
 
 /** The final statuses a Response can be built with, and 101 when the request asked to upgrade. */
 function isRelayable(status: number, request: UpstreamRequest): boolean {
-  if (status === 101) return isWebSocketUpgrade(fieldsOf(request.headers));
+  if (status === 101) return request.upgrade;
   return status >= 200 && status <= 599;
-}
-
-/** Header pairs (lower-case names, one each, as `upstreamRequest` makes them) read as `Headers`. */
-function fieldsOf(headers: UpstreamRequest["headers"]): Pick<Headers, "get"> {
-  if (!Array.isArray(headers)) return headers;
-  return { get: (name) => headers.find((pair) => pair[0] === name)?.[1] ?? null };
 }
 
 /** The init an upstream request is built with: redirects are passed back, not followed. */
