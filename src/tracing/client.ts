@@ -51,7 +51,7 @@ export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
   readonly #requestId: string | undefined;
   /** A record-only span's request, until its attributes are on the span (see `discard`). */
   #unrecorded: R | undefined;
-  /** A record-only span's response, likewise. */
+  /** A record-only or deferred span's response, likewise. */
   #unrecordedResponse: Response | undefined;
 
   /**
@@ -118,13 +118,15 @@ export class ClientSpan<R extends Request | UnbuiltRequest = Request> {
   }
 
   /**
-   * Records the response status; ERROR on 4xx and 5xx. A record-only span records it with its
-   * request, once it may be exported (most are discarded at the response).
+   * Records the response status; ERROR on 4xx and 5xx. A record-only span, or a deferred one,
+   * records it with its request, once it may be exported (most are discarded at the response).
    */
   responded(response: Response): void {
-    if (!this.span.isRecording()) return;
-    if (this.#unrecorded !== undefined) this.#unrecordedResponse = response;
-    else this.#recordResponse(response);
+    if (this.#span instanceof DeferredSpan || this.#unrecorded !== undefined) {
+      this.#unrecordedResponse = response;
+    } else if (this.#span.isRecording()) {
+      this.#recordResponse(response);
+    }
   }
 
   #recordResponse(response: Response): void {
